@@ -1,0 +1,54 @@
+//! Every limit in one place, named `*_max` or `*_default`, with compile-time checks
+//! relating them. Runtime-configurable values start from these defaults.
+
+/// `jute.maxbuffer` default: the largest frame, string or buffer a peer may send.
+pub const JUTE_MAXBUFFER_DEFAULT: usize = 0xfffff;
+
+/// Largest `jute.maxbuffer` we accept from configuration (64 MiB).
+pub const JUTE_MAXBUFFER_MAX: usize = 64 << 20;
+
+/// ZooKeeper's `tickTime` code default, in milliseconds.
+pub const TICK_TIME_MS_DEFAULT: u32 = 3000;
+
+/// Default client port.
+pub const CLIENT_PORT_DEFAULT: u16 = 2181;
+
+/// Length of a session password.
+pub const SESSION_PASSWORD_LEN: usize = 16;
+
+/// Requests a connection may have in flight before we stop reading from it.
+pub const CONNECTION_OUTSTANDING_MAX: usize = 1000;
+
+/// Bytes of replies buffered for one connection before we stop reading from it.
+pub const CONNECTION_OUTPUT_BYTES_MAX: usize = 4 << 20;
+
+/// Bytes read from a socket per read call.
+pub const SOCKET_READ_CHUNK: usize = 64 << 10;
+
+/// Write requests carried by one shard -> sequencer message.
+pub const WRITE_BATCH_MAX: usize = 256;
+
+/// Capacity (in messages) of each cross-core ring.
+pub const RING_CAPACITY: usize = 1024;
+
+/// Bytes of path characters per `SetWatches` batch, as the Java client splits them.
+pub const SET_WATCHES_BATCH_BYTES_MAX: usize = 128 << 10;
+
+/// Children a single node may hold before we refuse to list it in one reply is not
+/// limited: ZooKeeper answers and lets the client fail on `jute.maxbuffer`. Sequential
+/// names wrap at `i32`, as in ZooKeeper.
+pub const SEQUENCE_DIGITS: usize = 10;
+
+/// Container/TTL reaper period default (`znode.container.checkIntervalMs`).
+pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 60_000;
+
+/// Containers/TTL nodes deleted per minute at most (`znode.container.maxPerMinute`).
+pub const CONTAINER_MAX_PER_MINUTE_DEFAULT: u32 = 10_000;
+
+/// Largest TTL accepted for a TTL node (40 bits of milliseconds, ZooKeeper's `EphemeralType`).
+pub const TTL_MS_MAX: i64 = 0xFF_FFFF_FFFF;
+
+const _: () = assert!(JUTE_MAXBUFFER_DEFAULT <= JUTE_MAXBUFFER_MAX);
+const _: () = assert!(SOCKET_READ_CHUNK <= JUTE_MAXBUFFER_DEFAULT + 4);
+const _: () = assert!(WRITE_BATCH_MAX <= RING_CAPACITY);
+const _: () = assert!(CONNECTION_OUTPUT_BYTES_MAX > JUTE_MAXBUFFER_MAX / 16);

@@ -1,0 +1,2 @@
+//! The `corekeeper` server binary.
+fn main() {}
