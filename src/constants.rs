@@ -51,4 +51,5 @@ pub const TTL_MS_MAX: i64 = 0xFF_FFFF_FFFF;
 const _: () = assert!(JUTE_MAXBUFFER_DEFAULT <= JUTE_MAXBUFFER_MAX);
 const _: () = assert!(SOCKET_READ_CHUNK <= JUTE_MAXBUFFER_DEFAULT + 4);
 const _: () = assert!(WRITE_BATCH_MAX <= RING_CAPACITY);
-const _: () = assert!(CONNECTION_OUTPUT_BYTES_MAX > JUTE_MAXBUFFER_MAX / 16);
+// A connection can always buffer at least two replies of the default maximum size.
+const _: () = assert!(CONNECTION_OUTPUT_BYTES_MAX >= 2 * (JUTE_MAXBUFFER_DEFAULT + 4));
