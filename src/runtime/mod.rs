@@ -1,1 +1,325 @@
-//! (being built)
+//! The runtime: the only code that knows about cores, executors and time.
+//!
+//! One glommio executor is pinned per core. Core 0 runs the sequencer; every core
+//! runs a shard (on three or more cores, core 0 runs only the sequencer). Shards
+//! talk to the sequencer over one bounded SPSC ring each way; each message is a
+//! batch. Startup binds every shard's listener to the same port (SO_REUSEPORT),
+//! so the kernel spreads connections across shards.
+
+pub mod bell;
+pub mod clock;
+pub mod msg;
+mod report;
+pub mod sequencer;
+pub mod shard;
+
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_lite::future;
+use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
+use glommio::{LocalExecutorBuilder, Placement};
+
+pub use report::Reports;
+
+use self::bell::{bell, BellWaiter};
+use self::clock::Clock;
+use self::msg::{Commit, SeqRequest};
+use self::sequencer::Sequencer;
+use self::shard::Shard;
+use crate::config::Config;
+use crate::constants::RING_CAPACITY;
+use crate::net::{accept_loop, ShardRef};
+
+/// A running server: its address, and the means to stop it.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Vec<SharedSender<()>>,
+    joins: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The client address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Blocks until the server stops (it runs until `shutdown` or a fatal error).
+    pub fn join(self) {
+        for join in self.joins {
+            let _ = join.join();
+        }
+    }
+
+    /// Stops every executor and waits for them.
+    pub fn shutdown(self) {
+        let stop = self.stop;
+        // Each executor waits on its own stop ring; a sender dropped unconnected
+        // would leave it waiting, so connect and send from a helper executor.
+        let helper = LocalExecutorBuilder::new(Placement::Unbound)
+            .name("ck-stop")
+            .spawn(move || async move {
+                for tx in stop {
+                    let tx = tx.connect().await;
+                    let _ = tx.send(()).await;
+                }
+            })
+            .expect("spawn stop helper");
+        let _ = helper.join();
+        for join in self.joins {
+            let _ = join.join();
+        }
+    }
+}
+
+/// How many executors, and which run a shard.
+fn layout(cores: usize) -> (usize, Vec<usize>) {
+    match cores {
+        0 | 1 => (1, vec![0]),
+        2 => (2, vec![0, 1]),
+        n => (n, (1..n).collect()),
+    }
+}
+
+/// Starts the server: binds the client port, spawns one executor per core.
+pub fn start(config: Config) -> std::io::Result<ServerHandle> {
+    let config = Arc::new(config);
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (executors, shard_cores) = layout(config.cores.unwrap_or(available).min(available.max(1)));
+    let ip = config.client_port_address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let (addr, placeholder) = reserve_port(SocketAddr::new(ip, config.client_port))?;
+    let reports = Arc::new(Reports::new(config.clone(), shard_cores.len()));
+
+    let mut to_seq_rx: Vec<SharedReceiver<Vec<SeqRequest>>> = Vec::new();
+    let mut to_seq_tx: Vec<Option<SharedSender<Vec<SeqRequest>>>> = Vec::new();
+    let mut to_shard_rx: Vec<Option<SharedReceiver<Commit>>> = Vec::new();
+    let mut to_shard_tx: Vec<SharedSender<Commit>> = Vec::new();
+    for _ in &shard_cores {
+        let (tx, rx) = shared_channel::new_bounded(RING_CAPACITY);
+        to_seq_tx.push(Some(tx));
+        to_seq_rx.push(rx);
+        let (tx, rx) = shared_channel::new_bounded(RING_CAPACITY);
+        to_shard_tx.push(tx);
+        to_shard_rx.push(Some(rx));
+    }
+    let mut sequencer_io = Some((to_seq_rx, to_shard_tx));
+    let clock = Clock::new();
+    let mut stop = Vec::new();
+    let mut joins = Vec::new();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+
+    for core in 0..executors {
+        let (stop_tx, stop_rx) = shared_channel::new_bounded::<()>(1);
+        stop.push(stop_tx);
+        let seq_io = if core == 0 { sequencer_io.take() } else { None };
+        let shard_index = shard_cores.iter().position(|c| *c == core);
+        let shard_io = shard_index.map(|i| (i, to_seq_tx[i].take().expect("one per shard"), to_shard_rx[i].take().expect("one per shard")));
+        let config = config.clone();
+        let reports = reports.clone();
+        let ready = ready_tx.clone();
+        let placement = if available > 1 { Placement::Fixed(core) } else { Placement::Unbound };
+        let join = LocalExecutorBuilder::new(placement)
+            .name(&format!("ck-core{core}"))
+            .spawn(move || async move {
+                let work = core_main(core, config, reports, clock, addr, seq_io, shard_io, ready);
+                let stopped = async {
+                    let rx = stop_rx.connect().await;
+                    let _ = rx.recv().await;
+                };
+                future::or(work, stopped).await;
+            })?;
+        joins.push(join);
+    }
+    drop(ready_tx);
+    for _ in &shard_cores {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(_) => return Err(std::io::Error::other("an executor failed to start")),
+        }
+    }
+    drop(placeholder);
+    Ok(ServerHandle { addr, stop, joins })
+}
+
+/// Binds (without listening) to learn the port when 0 was asked for; the
+/// shards then bind the same port with SO_REUSEPORT.
+fn reserve_port(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    let bound = socket.local_addr()?.as_socket().ok_or_else(|| std::io::Error::other("not an inet socket"))?;
+    Ok((bound, socket))
+}
+
+type SequencerIo = (Vec<SharedReceiver<Vec<SeqRequest>>>, Vec<SharedSender<Commit>>);
+type ShardIo = (usize, SharedSender<Vec<SeqRequest>>, SharedReceiver<Commit>);
+
+#[allow(clippy::too_many_arguments)]
+async fn core_main(
+    core: usize,
+    config: Arc<Config>,
+    reports: Arc<Reports>,
+    clock: Clock,
+    addr: SocketAddr,
+    seq_io: Option<SequencerIo>,
+    shard_io: Option<ShardIo>,
+    ready: std::sync::mpsc::Sender<std::io::Result<()>>,
+) {
+    tracing::debug!(core, sequencer = seq_io.is_some(), shard = shard_io.is_some(), "core starting");
+    let sequencer = seq_io.map(|(rx, tx)| glommio::spawn_local(run_sequencer(config.clone(), reports.clone(), clock, rx, tx)));
+    if let Some((index, tx, rx)) = shard_io {
+        let listener = match glommio::net::TcpListener::bind(addr) {
+            Ok(listener) => listener,
+            Err(error) => {
+                let _ = ready.send(Err(std::io::Error::other(format!("cannot listen on {addr}: {error}"))));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        run_shard(index, config, reports, clock, listener, tx, rx).await;
+    }
+    if let Some(sequencer) = sequencer {
+        sequencer.await;
+    }
+}
+
+async fn run_shard(
+    index: usize,
+    config: Arc<Config>,
+    reports: Arc<Reports>,
+    clock: Clock,
+    listener: glommio::net::TcpListener,
+    to_seq: SharedSender<Vec<SeqRequest>>,
+    from_seq: SharedReceiver<Commit>,
+) {
+    let (outbox_bell, outbox_waiter) = bell();
+    let view = Arc::new(crate::tree::DataTree::new());
+    let shard: ShardRef = Rc::new(RefCell::new(Shard::new(index, config.clone(), view, outbox_bell.clone())));
+    let to_seq = to_seq.connect().await;
+    let from_seq = from_seq.connect().await;
+    glommio::spawn_local(flush_outbox(shard.clone(), to_seq, outbox_waiter)).detach();
+    glommio::spawn_local(receive_commits(shard.clone(), from_seq, clock)).detach();
+    glommio::spawn_local(shard_ticks(shard.clone(), reports.clone(), clock, outbox_bell)).detach();
+    accept_loop(listener, shard, clock, reports).await;
+}
+
+/// Sends the shard's queued requests to the sequencer, one batch per wake-up.
+async fn flush_outbox(shard: ShardRef, to_seq: ConnectedSender<Vec<SeqRequest>>, wake: BellWaiter) {
+    while wake.wait().await {
+        let batch = std::mem::take(&mut shard.borrow_mut().outbox);
+        if batch.is_empty() {
+            continue;
+        }
+        if to_seq.send(batch).await.is_err() {
+            tracing::error!("sequencer ring closed");
+            return;
+        }
+    }
+}
+
+async fn receive_commits(shard: ShardRef, from_seq: ConnectedReceiver<Commit>, clock: Clock) {
+    while let Some(commit) = from_seq.recv().await {
+        let mut shard = shard.borrow_mut();
+        shard.set_now(clock.now_ms());
+        shard.on_commit(commit);
+    }
+}
+
+/// Session touches go to the sequencer a few times per tick; reports refresh once per second.
+async fn shard_ticks(shard: ShardRef, reports: Arc<Reports>, clock: Clock, outbox_bell: bell::Bell) {
+    let tick_ms = u64::from(shard.borrow().config().tick_time_ms);
+    let period = Duration::from_millis((tick_ms / 4).clamp(10, 500));
+    let mut since_report = Duration::ZERO;
+    loop {
+        glommio::timer::sleep(period).await;
+        let mut state = shard.borrow_mut();
+        let touched = state.take_touched();
+        if !touched.is_empty() {
+            state.outbox.push(SeqRequest::Touch(touched));
+            outbox_bell.ring();
+        }
+        since_report += period;
+        if since_report >= Duration::from_secs(1) {
+            since_report = Duration::ZERO;
+            reports.publish_shard(&state, clock.now_ms());
+        }
+    }
+}
+
+async fn run_sequencer(
+    config: Arc<Config>,
+    reports: Arc<Reports>,
+    clock: Clock,
+    from_shards: Vec<SharedReceiver<Vec<SeqRequest>>>,
+    to_shards: Vec<SharedSender<Commit>>,
+) {
+    let sequencer = Rc::new(RefCell::new(Sequencer::new(config.clone(), to_shards.len(), clock.now_ms(), clock.wall_ms())));
+    let inbox: Rc<RefCell<Vec<Vec<SeqRequest>>>> = Rc::new(RefCell::new(Vec::new()));
+    let (inbox_bell, inbox_waiter) = bell();
+    for rx in from_shards {
+        let inbox = inbox.clone();
+        let inbox_bell = inbox_bell.clone();
+        glommio::spawn_local(async move {
+            let rx = rx.connect().await;
+            while let Some(batch) = rx.recv().await {
+                inbox.borrow_mut().push(batch);
+                inbox_bell.ring();
+            }
+        })
+        .detach();
+    }
+    let mut to_shards_connected = Vec::new();
+    for tx in to_shards {
+        to_shards_connected.push(tx.connect().await);
+    }
+    {
+        let tick = Duration::from_millis(u64::from(config.tick_time_ms / 2).max(10));
+        let inbox_bell = inbox_bell.clone();
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(tick).await;
+                inbox_bell.ring();
+            }
+        })
+        .detach();
+    }
+    tracing::info!("sequencer ready");
+    let mut last_tick_ms = clock.now_ms();
+    let mut last_report_ms = i64::MIN;
+    let tick_ms = i64::from(config.tick_time_ms / 2).max(10);
+    while inbox_waiter.wait().await {
+        let batches = std::mem::take(&mut *inbox.borrow_mut());
+        let commits = {
+            let mut seq = sequencer.borrow_mut();
+            let now_ms = clock.now_ms();
+            let wall_ms = clock.wall_ms();
+            for batch in batches {
+                for request in batch {
+                    seq.handle(request, now_ms, wall_ms);
+                }
+            }
+            if now_ms - last_tick_ms >= tick_ms {
+                last_tick_ms = now_ms;
+                seq.tick(now_ms, wall_ms);
+            }
+            if now_ms - last_report_ms >= 1000 {
+                last_report_ms = now_ms;
+                reports.publish_sequencer(&seq);
+            }
+            seq.publish()
+        };
+        if let Some(commits) = commits {
+            for (tx, commit) in to_shards_connected.iter().zip(commits) {
+                if tx.send(commit).await.is_err() {
+                    tracing::error!("shard ring closed");
+                    return;
+                }
+            }
+        }
+    }
+}

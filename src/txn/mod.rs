@@ -1,1 +1,114 @@
-//! (being built)
+//! Transactions: what a write becomes once validated, and how it changes the tree.
+//!
+//! `prep` runs on the sequencer core against the newest tree (which already holds
+//! every earlier txn, so it plays the role of ZooKeeper's outstanding-changes
+//! list) and turns a request into a [`Txn`]: the exact effect, with every value
+//! that depends on the tree resolved (sequential name, new versions, parent
+//! cversion, ephemeral owner). `apply` is deterministic: the same txn on the same
+//! tree gives the same tree, result and watch events on every replica.
+//!
+//! Like ZooKeeper, a write that fails validation still becomes a txn (an
+//! `Error` txn) and consumes a zxid; a failed multi is a multi of errors laid out
+//! as `PrepRequestProcessor` does.
+//!
+//! Pure: time comes in on the txn.
+
+mod apply;
+mod prep;
+
+pub use apply::{apply, OpResult};
+pub use prep::{prep, PrepContext};
+
+use bytes::Bytes;
+
+use crate::proto::{Acl, ErrorCode, OpCode};
+use crate::types::{SessionId, Xid, Zxid};
+
+/// One transaction: a header (`TxnHeader`) and its effect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Txn {
+    /// The zxid the sequencer assigned.
+    pub zxid: Zxid,
+    /// Wall-clock time of the sequencer when it assigned the zxid (ms since the epoch).
+    pub time_ms: i64,
+    /// The session that issued it (the expiring session for an expiry close).
+    pub session: SessionId,
+    /// The client xid (`cxid`), 0 for server-internal txns.
+    pub cxid: Xid,
+    /// What it does.
+    pub op: TxnOp,
+}
+
+/// The effect of a txn (ZooKeeper's txn record types).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TxnOp {
+    /// `CreateTxn`, `CreateContainerTxn`, `CreateTTLTxn`.
+    Create(CreateTxn),
+    /// `DeleteTxn` (also for deleteContainer).
+    Delete {
+        /// The node.
+        path: String,
+    },
+    /// `SetDataTxn`.
+    SetData {
+        /// The node.
+        path: String,
+        /// The new data.
+        data: Bytes,
+        /// The version after the change.
+        version: i32,
+    },
+    /// `SetACLTxn`.
+    SetAcl {
+        /// The node.
+        path: String,
+        /// The new ACL, fixed up (auth ids substituted, duplicates removed).
+        acl: Vec<Acl>,
+        /// The aversion after the change.
+        version: i32,
+    },
+    /// `CheckVersionTxn` (only inside a multi): no effect.
+    Check {
+        /// The node.
+        path: String,
+    },
+    /// `CreateSessionTxn`.
+    CreateSession {
+        /// The negotiated timeout.
+        timeout_ms: u32,
+    },
+    /// `CloseSessionTxn`: deletes the session's ephemerals.
+    CloseSession,
+    /// `ErrorTxn`: a rejected write; no effect but its zxid.
+    Error(ErrorCode),
+    /// `MultiTxn`: all sub-ops or (as a list of `Error`s) none.
+    Multi(Vec<TxnOp>),
+}
+
+/// The create family: everything the tree needs, already resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateTxn {
+    /// The request opcode (create, create2, createContainer, createTTL): it decides the reply shape.
+    pub op: OpCode,
+    /// The full path, with the sequential suffix if any.
+    pub path: String,
+    /// The data.
+    pub data: Bytes,
+    /// The ACL, fixed up.
+    pub acl: Vec<Acl>,
+    /// Session id, container marker, TTL encoding or 0.
+    pub ephemeral_owner: i64,
+    /// The parent's cversion after this create.
+    pub parent_cversion: i32,
+}
+
+impl TxnOp {
+    /// Whether this is a failed write (an error txn or a multi that failed).
+    pub fn is_error(&self) -> bool {
+        match self {
+            TxnOp::Error(_) => true,
+            TxnOp::Multi(ops) => ops.iter().any(|op| matches!(op, TxnOp::Error(code) if *code != ErrorCode::Ok)),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Process-wide reports for the four-letter words and connection admission.
+//!
+//! Shared by every core. Shards and the sequencer publish a summary here about
+//! once a second (never per request); a four-letter word renders from the
+//! latest summaries, so its numbers may be up to a second old.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::admin::{self, ConnectionInfo, FourLetterWord, ServerSnapshot};
+use crate::config::Config;
+use crate::proto::OpCode;
+use crate::runtime::sequencer::Sequencer;
+use crate::runtime::shard::Shard;
+
+#[derive(Clone, Debug, Default)]
+struct ShardReport {
+    received: u64,
+    sent: u64,
+    outstanding: u64,
+    watch_count: u64,
+    watched_paths: u64,
+    connections: Vec<ConnectionInfo>,
+    watches_by_session: Vec<(i64, Vec<String>)>,
+    latency_min_ms: i64,
+    latency_max_ms: i64,
+    latency_sum_ms: i64,
+    latency_count: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct SequencerReport {
+    zxid: i64,
+    node_count: u64,
+    ephemerals_count: u64,
+    approximate_data_size: u64,
+    global_sessions: u64,
+    sessions_by_expiry: Vec<(i64, Vec<i64>)>,
+    ephemerals_by_session: Vec<(i64, Vec<String>)>,
+}
+
+/// Summaries from every core, plus the per-IP connection counts.
+pub struct Reports {
+    config: Arc<Config>,
+    started: Instant,
+    shards: Vec<Mutex<ShardReport>>,
+    sequencer: Mutex<SequencerReport>,
+    connections: Mutex<(u32, HashMap<IpAddr, u32>)>,
+}
+
+impl Reports {
+    /// Empty reports for `shards` shards.
+    pub fn new(config: Arc<Config>, shards: usize) -> Reports {
+        Reports {
+            config,
+            started: Instant::now(),
+            shards: (0..shards).map(|_| Mutex::new(ShardReport::default())).collect(),
+            sequencer: Mutex::new(SequencerReport::default()),
+            connections: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    /// Admits a new connection from `ip` under `maxClientCnxns` (per IP) and
+    /// `maxCnxns` (total); 0 means unlimited. Called once per accept.
+    pub fn admit(&self, ip: IpAddr, per_ip_max: u32, total_max: u32) -> bool {
+        let mut guard = self.connections.lock().expect("not poisoned");
+        let (total, per_ip) = &mut *guard;
+        let count = per_ip.entry(ip).or_default();
+        if (per_ip_max != 0 && *count >= per_ip_max) || (total_max != 0 && *total >= total_max) {
+            return false;
+        }
+        *count += 1;
+        *total += 1;
+        true
+    }
+
+    /// Releases an admitted connection.
+    pub fn release(&self, ip: IpAddr) {
+        let mut guard = self.connections.lock().expect("not poisoned");
+        let (total, per_ip) = &mut *guard;
+        if let Some(count) = per_ip.get_mut(&ip) {
+            *count -= 1;
+            *total -= 1;
+            if *count == 0 {
+                per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// Publishes a shard's summary.
+    pub fn publish_shard(&self, shard: &Shard, now_ms: i64) {
+        let mut report = ShardReport {
+            received: shard.counters.received,
+            sent: shard.counters.sent,
+            watch_count: shard.watches.watch_count() as u64,
+            watched_paths: shard.watches.path_count() as u64,
+            latency_min_ms: i64::MAX,
+            ..ShardReport::default()
+        };
+        let mut sessions: HashMap<u64, i64> = HashMap::new();
+        for (id, conn) in &shard.conns {
+            let session = conn.session.map_or(0, |s| s.0);
+            sessions.insert(*id, session);
+            report.outstanding += conn.queued() as u64;
+            let s = &conn.stats;
+            if s.latency_count > 0 {
+                report.latency_min_ms = report.latency_min_ms.min(s.latency_min_ms);
+                report.latency_max_ms = report.latency_max_ms.max(s.latency_max_ms);
+                report.latency_sum_ms += s.latency_sum_ms;
+                report.latency_count += s.latency_count;
+            }
+            report.connections.push(ConnectionInfo {
+                remote: conn.peer,
+                queued: conn.queued() as u64,
+                received: s.received,
+                sent: s.sent,
+                session_id: session,
+                last_op: s.last_op.map_or("NA", op_name),
+                established_ms: s.established_ms,
+                timeout_ms: i64::from(conn.timeout_ms),
+                last_cxid: i64::from(s.last_cxid),
+                last_zxid: s.last_zxid,
+                min_latency_ms: if s.latency_count > 0 { s.latency_min_ms } else { 0 },
+                avg_latency_ms: if s.latency_count > 0 { s.latency_sum_ms / s.latency_count as i64 } else { 0 },
+                max_latency_ms: s.latency_max_ms,
+                ..ConnectionInfo::default()
+            });
+        }
+        report.watches_by_session = shard
+            .watches
+            .by_watcher()
+            .into_iter()
+            .map(|(conn, paths)| (sessions.get(&conn).copied().unwrap_or(0), paths))
+            .collect();
+        let _ = now_ms;
+        *self.shards[shard.id].lock().expect("not poisoned") = report;
+    }
+
+    /// Publishes the sequencer's summary.
+    pub fn publish_sequencer(&self, seq: &Sequencer) {
+        let tree = seq.tree();
+        let mut ephemerals_by_session: Vec<(i64, Vec<String>)> = tree
+            .ephemeral_sessions()
+            .map(|(session, _)| {
+                let mut paths: Vec<String> = tree.ephemerals(session).map(|p| p.to_string()).collect();
+                paths.sort();
+                (session, paths)
+            })
+            .collect();
+        ephemerals_by_session.sort();
+        let report = SequencerReport {
+            zxid: seq.zxid().0,
+            node_count: tree.node_count() as u64,
+            ephemerals_count: tree.ephemerals_count() as u64,
+            approximate_data_size: tree.approximate_data_size(),
+            global_sessions: seq.sessions().len() as u64,
+            sessions_by_expiry: seq
+                .sessions()
+                .by_expiry()
+                .into_iter()
+                .map(|(at, ids)| (at, ids.into_iter().map(|id| id.0).collect()))
+                .collect(),
+            ephemerals_by_session,
+        };
+        *self.sequencer.lock().expect("not poisoned") = report;
+    }
+
+    /// Renders a four-letter word (or the whitelist refusal).
+    pub fn render_four_letter_word(&self, word: FourLetterWord, shard: &Shard) -> String {
+        if !self.config.four_letter_words.allows(word) {
+            return admin::fourlw::not_whitelisted(word);
+        }
+        self.publish_shard(shard, 0);
+        admin::fourlw::render(word, &self.snapshot(), &self.config)
+    }
+
+    fn snapshot(&self) -> ServerSnapshot {
+        let seq = self.sequencer.lock().expect("not poisoned").clone();
+        let mut snap = ServerSnapshot {
+            zxid: seq.zxid,
+            node_count: seq.node_count,
+            ephemerals_count: seq.ephemerals_count,
+            approximate_data_size: seq.approximate_data_size,
+            global_sessions: seq.global_sessions,
+            sessions_by_expiry: seq.sessions_by_expiry,
+            ephemerals_by_session: seq.ephemerals_by_session,
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            max_fds: max_fds(),
+            open_fds: open_fds(),
+            ..ServerSnapshot::default()
+        };
+        let (mut min, mut max, mut sum, mut count) = (i64::MAX, 0, 0, 0u64);
+        for shard in &self.shards {
+            let report = shard.lock().expect("not poisoned").clone();
+            snap.packets_received += report.received;
+            snap.packets_sent += report.sent;
+            snap.outstanding += report.outstanding;
+            snap.watch_count += report.watch_count;
+            snap.watched_paths += report.watched_paths;
+            snap.connections.extend(report.connections);
+            snap.watches_by_session.extend(report.watches_by_session);
+            min = min.min(report.latency_min_ms);
+            max = max.max(report.latency_max_ms);
+            sum += report.latency_sum_ms;
+            count += report.latency_count;
+        }
+        if count > 0 {
+            snap.latency_min_ms = min.max(0) as u64;
+            snap.latency_max_ms = max.max(0) as u64;
+            snap.latency_avg_ms = sum as f64 / count as f64;
+        }
+        snap
+    }
+}
+
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count() as u64)
+}
+
+fn max_fds() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass and nothing else.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if ok {
+        limit.rlim_cur
+    } else {
+        0
+    }
+}
+
+/// ZooKeeper's short names for the last operation (`Request.op2String` as `cons` shows them).
+fn op_name(op: OpCode) -> &'static str {
+    use OpCode::*;
+    match op {
+        Create | Create2 | CreateContainer | CreateTtl => "CREA",
+        Delete | DeleteContainer => "DELE",
+        Exists => "EXIS",
+        GetData => "GETD",
+        SetData => "SETD",
+        GetAcl => "GETA",
+        SetAcl => "SETA",
+        GetChildren | GetChildren2 => "GETC",
+        Sync => "SYNC",
+        Ping => "PING",
+        Multi => "MULT",
+        MultiRead => "MLTR",
+        Reconfig => "RECO",
+        CheckWatches => "CHKW",
+        RemoveWatches => "REMW",
+        SetWatches | SetWatches2 => "SETW",
+        AddWatch => "ADDW",
+        GetEphemerals => "GETE",
+        GetAllChildrenNumber => "GETACN",
+        WhoAmI => "HOMI",
+        CloseSession => "CLOSE",
+        _ => "NA",
+    }
+}

@@ -1,0 +1,325 @@
+//! The sequencer: the one core that orders writes.
+//!
+//! Lives on the sequencer core for the life of the process. It owns the newest
+//! tree, the session table and the zxid counter; it turns each batch of shard
+//! requests into txns (prep), applies them, and publishes one [`Commit`] per
+//! shard per batch: the new tree version, the batch's watch events, and the
+//! replies for that shard's connections. Expiry and the container/TTL reaper run
+//! on its ticks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::msg::{Commit, ConnRef, Connected, SeqRequest, WriteOutcome, WriteReply};
+use crate::config::Config;
+use crate::proto::jute::Reader;
+use crate::proto::request::PathOnly;
+use crate::proto::{OpCode, Request};
+use crate::session::{session_password, SessionTable};
+use crate::tree::ephemeral::{ephemeral_type, EphemeralType};
+use crate::tree::{DataTree, TreeEvent};
+use crate::txn::{apply, prep, OpResult, PrepContext, Txn, TxnOp};
+use crate::types::{SessionId, Xid, Zxid};
+
+/// Per-shard output of one batch, before publication.
+#[derive(Default)]
+struct ShardOut {
+    connected: Vec<Connected>,
+    replies: Vec<WriteReply>,
+    close: Vec<u64>,
+}
+
+/// Counters the four-letter words report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SequencerCounters {
+    /// Txns applied.
+    pub txns: u64,
+    /// Sessions expired by the server.
+    pub sessions_expired: u64,
+    /// Containers and TTL nodes reaped.
+    pub nodes_reaped: u64,
+}
+
+/// The sequencer's state. Lives on the sequencer core.
+pub struct Sequencer {
+    config: Arc<Config>,
+    tree: DataTree,
+    sessions: SessionTable,
+    /// Which connection currently holds each session.
+    owners: HashMap<SessionId, ConnRef>,
+    zxid: Zxid,
+    shards: usize,
+    out: Vec<ShardOut>,
+    events: Vec<(Zxid, TreeEvent)>,
+    scratch_events: Vec<TreeEvent>,
+    dirty: bool,
+    last_reap_ms: i64,
+    /// Reported by `mntr`/`srvr`.
+    pub counters: SequencerCounters,
+}
+
+impl Sequencer {
+    /// A sequencer over an empty tree.
+    pub fn new(config: Arc<Config>, shards: usize, now_ms: i64, wall_ms: i64) -> Sequencer {
+        let sessions = SessionTable::new(config.tick_time_ms, config.server_id, wall_ms);
+        Sequencer {
+            tree: DataTree::new(),
+            sessions,
+            owners: HashMap::new(),
+            zxid: Zxid::ZERO,
+            shards,
+            out: (0..shards).map(|_| ShardOut::default()).collect(),
+            events: Vec::new(),
+            scratch_events: Vec::new(),
+            dirty: false,
+            last_reap_ms: now_ms,
+            config,
+            counters: SequencerCounters::default(),
+        }
+    }
+
+    /// The newest tree (what the next publication will carry).
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// The live sessions.
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    /// The last assigned zxid.
+    pub fn zxid(&self) -> Zxid {
+        self.zxid
+    }
+
+    /// Handles one request from a shard.
+    pub fn handle(&mut self, request: SeqRequest, now_ms: i64, wall_ms: i64) {
+        match request {
+            SeqRequest::Connect { conn, session_id, password, timeout_ms, last_zxid_seen } => {
+                self.connect(conn, session_id, password, timeout_ms, last_zxid_seen, now_ms, wall_ms)
+            }
+            SeqRequest::Write { conn, session, xid, op, body, auth } => {
+                self.write(conn, session, xid, op, &body, &auth, now_ms, wall_ms)
+            }
+            SeqRequest::Touch(ids) => {
+                for id in ids {
+                    self.sessions.touch(id, now_ms);
+                }
+            }
+            SeqRequest::Disconnected { conn, session } => {
+                if let Some(session) = session {
+                    if self.owners.get(&session) == Some(&conn) {
+                        self.owners.remove(&session);
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn connect(
+        &mut self,
+        conn: ConnRef,
+        session_id: SessionId,
+        password: [u8; 16],
+        timeout_ms: u32,
+        last_zxid_seen: Zxid,
+        now_ms: i64,
+        wall_ms: i64,
+    ) {
+        let refused = Connected { conn: conn.conn, session: SessionId(0), timeout_ms: 0, password: [0; 16], zxid_ahead: false };
+        if last_zxid_seen > self.zxid {
+            // ZooKeeper: "Refusing session request for client as it has seen zxid
+            // ... our last zxid is ...": the client must try another server.
+            self.out[conn.shard].connected.push(Connected { zxid_ahead: true, ..refused });
+            return;
+        }
+        if session_id.0 == 0 {
+            let id = self.sessions.allocate_id();
+            self.commit_txn(id, 0, TxnOp::CreateSession { timeout_ms }, wall_ms);
+            self.sessions.add(id, timeout_ms, now_ms);
+            self.owners.insert(id, conn);
+            let connected = Connected { conn: conn.conn, session: id, timeout_ms, password: session_password(id), zxid_ahead: false };
+            self.out[conn.shard].connected.push(connected);
+            return;
+        }
+        match self.sessions.check_reattach(session_id, &password) {
+            Ok(session) => {
+                debug_assert_eq!(session.id, session_id);
+                // ZooKeeper answers a reattach with the newly negotiated timeout.
+                self.sessions.touch(session_id, now_ms);
+                if let Some(previous) = self.owners.insert(session_id, conn) {
+                    if previous != conn {
+                        self.out[previous.shard].close.push(previous.conn);
+                    }
+                }
+                let connected = Connected { conn: conn.conn, session: session_id, timeout_ms, password, zxid_ahead: false };
+                self.out[conn.shard].connected.push(connected);
+            }
+            Err(_) => self.out[conn.shard].connected.push(refused),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        conn: ConnRef,
+        session: SessionId,
+        xid: Xid,
+        op: OpCode,
+        body: &Bytes,
+        auth: &[crate::proto::Id],
+        now_ms: i64,
+        wall_ms: i64,
+    ) {
+        let live = self.sessions.touch(session, now_ms);
+        if op == OpCode::Sync {
+            let path = decode(op, body, self.config.jute_maxbuffer)
+                .ok()
+                .and_then(|r| if let Request::Sync(p) = r { Some(p.path.to_owned()) } else { None })
+                .unwrap_or_default();
+            let reply = WriteReply { conn: conn.conn, xid, zxid: self.zxid, outcome: WriteOutcome::Sync(path) };
+            self.out[conn.shard].replies.push(reply);
+            return;
+        }
+        let zxid = self.zxid.next();
+        let moved = live && self.owners.get(&session) != Some(&conn);
+        let txn_op = match decode(op, body, self.config.jute_maxbuffer) {
+            Err(_) => TxnOp::Error(crate::proto::ErrorCode::MarshallingError),
+            Ok(_) if moved => TxnOp::Error(crate::proto::ErrorCode::SessionMoved),
+            Ok(request) => {
+                let ctx = PrepContext {
+                    session,
+                    session_live: live,
+                    auth,
+                    skip_acl: self.config.skip_acl,
+                    extended_types: self.config.extended_types_enabled,
+                    reconfig_enabled: self.config.reconfig_enabled,
+                    zxid,
+                    time_ms: wall_ms,
+                };
+                prep(&request, &ctx, &self.tree)
+            }
+        };
+        let closing = matches!(txn_op, TxnOp::CloseSession);
+        let result = self.commit_txn(session, xid, txn_op, wall_ms);
+        if closing {
+            self.sessions.remove(session);
+            self.owners.remove(&session);
+        }
+        let reply = WriteReply { conn: conn.conn, xid, zxid: self.zxid, outcome: WriteOutcome::Txn(result) };
+        self.out[conn.shard].replies.push(reply);
+        if closing {
+            self.out[conn.shard].close.push(conn.conn);
+        }
+    }
+
+    /// Assigns the next zxid, applies the txn and records its events.
+    fn commit_txn(&mut self, session: SessionId, cxid: Xid, op: TxnOp, wall_ms: i64) -> OpResult {
+        self.zxid = self.zxid.next();
+        let txn = Txn { zxid: self.zxid, time_ms: wall_ms, session, cxid, op };
+        self.scratch_events.clear();
+        let result = apply(&mut self.tree, &txn, &mut self.scratch_events);
+        let zxid = self.zxid;
+        self.events.extend(self.scratch_events.drain(..).map(|e| (zxid, e)));
+        self.counters.txns += 1;
+        self.dirty = true;
+        result
+    }
+
+    /// Periodic work: expire sessions, reap empty containers and expired TTL nodes.
+    pub fn tick(&mut self, now_ms: i64, wall_ms: i64) {
+        for id in self.sessions.take_expired(now_ms) {
+            tracing::info!(session = %id, "session expired");
+            self.commit_txn(id, 0, TxnOp::CloseSession, wall_ms);
+            self.sessions.remove(id);
+            self.counters.sessions_expired += 1;
+            if let Some(owner) = self.owners.remove(&id) {
+                self.out[owner.shard].close.push(owner.conn);
+            }
+        }
+        let interval = self.config.container_check_interval_ms as i64;
+        if now_ms - self.last_reap_ms >= interval {
+            self.last_reap_ms = now_ms;
+            self.reap(wall_ms);
+        }
+    }
+
+    /// `ContainerManager`: deletes empty containers that once had a child and
+    /// childless TTL nodes whose TTL passed since their last change, through the
+    /// same prep as a client's deleteContainer.
+    fn reap(&mut self, wall_ms: i64) {
+        let max = self.config.container_max_per_minute as usize;
+        let candidates: Vec<String> = self
+            .tree
+            .containers()
+            .chain(self.tree.ttl_nodes())
+            .filter(|path| self.is_reapable(path, wall_ms))
+            .take(max)
+            .map(|p| p.to_string())
+            .collect();
+        for path in candidates {
+            let request = Request::DeleteContainer(PathOnly { path: &path });
+            let ctx = PrepContext {
+                session: SessionId(0),
+                session_live: true,
+                auth: &[],
+                skip_acl: true,
+                extended_types: self.config.extended_types_enabled,
+                reconfig_enabled: false,
+                zxid: self.zxid.next(),
+                time_ms: wall_ms,
+            };
+            let op = prep(&request, &ctx, &self.tree);
+            if !op.is_error() {
+                self.commit_txn(SessionId(0), 0, op, wall_ms);
+                self.counters.nodes_reaped += 1;
+            }
+        }
+    }
+
+    fn is_reapable(&self, path: &str, wall_ms: i64) -> bool {
+        let Some(node) = self.tree.get(path) else { return false };
+        if node.stat.num_children > 0 {
+            return false;
+        }
+        match ephemeral_type(node.stat.ephemeral_owner, self.config.extended_types_enabled) {
+            EphemeralType::Container => node.stat.cversion > 0,
+            EphemeralType::Ttl(ttl_ms) => wall_ms - node.stat.mtime > ttl_ms,
+            _ => false,
+        }
+    }
+
+    /// Takes what the handled requests produced: one commit per shard, or None if
+    /// nothing happened since the last publication.
+    pub fn publish(&mut self) -> Option<Vec<Commit>> {
+        let any_output = self.out.iter().any(|o| !o.connected.is_empty() || !o.replies.is_empty() || !o.close.is_empty());
+        if !self.dirty && !any_output {
+            return None;
+        }
+        self.dirty = false;
+        let tree = Arc::new(self.tree.clone());
+        let events: Arc<[(Zxid, TreeEvent)]> = self.events.drain(..).collect();
+        let commits = self
+            .out
+            .iter_mut()
+            .map(|out| Commit {
+                tree: tree.clone(),
+                events: events.clone(),
+                connected: std::mem::take(&mut out.connected),
+                replies: std::mem::take(&mut out.replies),
+                close: std::mem::take(&mut out.close),
+            })
+            .collect();
+        debug_assert_eq!(self.out.len(), self.shards);
+        Some(commits)
+    }
+}
+
+fn decode(op: OpCode, body: &Bytes, max: usize) -> Result<Request<'_>, crate::proto::jute::DecodeError> {
+    let mut reader = Reader::new(body, max);
+    Request::decode(op, &mut reader)
+}
