@@ -1,0 +1,74 @@
+//! Shared integration-test harness: a corekeeper server per test, in-process, on
+//! an ephemeral 127.0.0.1 port, with short ticks so session tests run fast.
+//!
+//! Set `COREKEEPER_TEST_TARGET=host:port` to run the same tests against another
+//! server instead (for instance Apache ZooKeeper started with `tickTime=500`,
+//! `extendedTypesEnabled=true`, `4lw.commands.whitelist=*` and
+//! `-Dznode.container.checkIntervalMs=200`), which is how we check that a test
+//! asserts ZooKeeper's behaviour and not ours.
+
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use corekeeper::config::{Config, FourLetterWhitelist};
+use corekeeper::runtime::ServerHandle;
+
+/// Tick used by test servers: min session timeout 1 s, max 10 s.
+pub const TICK_MS: u32 = 500;
+
+/// A running server for one test; stops when dropped.
+pub struct TestServer {
+    /// `host:port` to give clients.
+    pub addr: String,
+    handle: Option<ServerHandle>,
+}
+
+impl TestServer {
+    /// Starts a fresh in-process server (or points at `COREKEEPER_TEST_TARGET`).
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// Like `start`, after letting the test adjust the configuration.
+    pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        if let Ok(addr) = std::env::var("COREKEEPER_TEST_TARGET") {
+            return TestServer { addr, handle: None };
+        }
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+        let mut config = Config::default();
+        config.client_port = 0;
+        config.client_port_address = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        config.tick_time_ms = TICK_MS;
+        config.min_session_timeout_ms = 2 * TICK_MS;
+        config.max_session_timeout_ms = 20 * TICK_MS;
+        config.extended_types_enabled = true;
+        config.four_letter_words = FourLetterWhitelist::parse("*");
+        config.container_check_interval_ms = 200;
+        config.cores = Some(2);
+        adjust(&mut config);
+        let handle = corekeeper::runtime::start(config).expect("server starts");
+        TestServer { addr: handle.addr().to_string(), handle: Some(handle) }
+    }
+
+    /// Whether this is our in-process server (some checks only make sense there).
+    pub fn is_local(&self) -> bool {
+        self.handle.is_some()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown();
+        }
+    }
+}
+
+/// A path unique to this test run, so tests can share an external server.
+pub fn unique_root(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("/t-{}-{}-{}", name, std::process::id(), n)
+}
