@@ -489,7 +489,10 @@ mod tests {
         let ip = Id::new("ip", "127.0.0.1");
         let sup = Id::new("super", "");
         // Empty.
-        assert_eq!(fixup_acl(&[], std::slice::from_ref(&bob)), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup_acl(&[], std::slice::from_ref(&bob)),
+            Err(ErrorCode::InvalidAcl)
+        );
         // world:anyone kept; duplicates removed, first kept.
         let open = acl(perms::ALL, "world", "anyone");
         assert_eq!(

@@ -457,7 +457,7 @@ impl DataTree {
         parent.refresh_stat();
 
         self.release_acl(&node.acl);
-        self.approximate_data_size -= node_size(&path, &node.data);
+        self.shrink_data_size(node_size(&path, &node.data));
         self.index_remove(node.ephemeral_type, &path);
         events.push(TreeEvent::Deleted(path));
         events.push(TreeEvent::ChildrenChanged(parent_key));
@@ -486,7 +486,8 @@ impl DataTree {
         node.stat.mtime = time_ms;
         node.refresh_stat();
         let stat = node.stat;
-        self.approximate_data_size = self.approximate_data_size - old_len + new_len;
+        self.shrink_data_size(old_len);
+        self.approximate_data_size += new_len;
         events.push(TreeEvent::DataChanged(key));
         Ok(stat)
     }
@@ -535,6 +536,13 @@ impl DataTree {
             self.ephemerals.remove(&session_id);
         }
         deleted
+    }
+
+    fn shrink_data_size(&mut self, removed: u64) {
+        self.approximate_data_size = self
+            .approximate_data_size
+            .checked_sub(removed)
+            .expect("the size counts every node");
     }
 
     /// The stored key for `path` (`""` meaning the root), to share in events.
