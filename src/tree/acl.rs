@@ -10,7 +10,7 @@
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
-use crate::proto::{perms, Acl, ErrorCode, Id};
+use crate::proto::{Acl, ErrorCode, Id};
 
 /// `world`: the built-in scheme whose only id is `anyone`.
 pub const SCHEME_WORLD: &str = "world";
@@ -176,11 +176,6 @@ fn mask_after_colon(id: &str) -> String {
     masked
 }
 
-/// Whether `perm` is a valid set of permission bits.
-pub const fn is_valid_perms(perm: i32) -> bool {
-    perm & !perms::ALL == 0
-}
-
 /// An address as `IPAuthenticationProvider.addr2Bytes` returns it: 4 or 16 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct IpBytes {
@@ -323,6 +318,7 @@ pub fn ip_matches(id: &str, acl_expr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::perms;
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
         Acl::new(perms, scheme, id)
@@ -591,12 +587,5 @@ mod tests {
         assert_eq!(masked[2], list[2]);
         assert_eq!(masked[3], list[3]);
         assert_eq!(masked[4], acl(perms::READ, "digest", "a:x\nd:x"));
-    }
-
-    #[test]
-    fn perms_validity() {
-        assert!(is_valid_perms(perms::ALL));
-        assert!(is_valid_perms(0));
-        assert!(!is_valid_perms(32));
     }
 }
