@@ -92,6 +92,7 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
     let ip = config.client_port_address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let (addr, placeholder) = reserve_port(SocketAddr::new(ip, config.client_port))?;
     let reports = Arc::new(Reports::new(config.clone(), shard_cores.len()));
+    let tree = crate::tree::DataTree::with_extended_types(config.extended_types_enabled);
 
     let mut to_seq_rx: Vec<SharedReceiver<Vec<SeqRequest>>> = Vec::new();
     let mut to_seq_tx: Vec<Option<SharedSender<Vec<SeqRequest>>>> = Vec::new();
@@ -119,12 +120,13 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
         let shard_io = shard_index.map(|i| (i, to_seq_tx[i].take().expect("one per shard"), to_shard_rx[i].take().expect("one per shard")));
         let config = config.clone();
         let reports = reports.clone();
+        let tree = tree.clone();
         let ready = ready_tx.clone();
         let placement = if available > 1 { Placement::Fixed(core) } else { Placement::Unbound };
         let join = LocalExecutorBuilder::new(placement)
             .name(&format!("ck-core{core}"))
             .spawn(move || async move {
-                let work = core_main(core, config, reports, clock, addr, seq_io, shard_io, ready);
+                let work = core_main(core, config, tree, reports, clock, addr, seq_io, shard_io, ready);
                 let stopped = async {
                     let rx = stop_rx.connect().await;
                     let _ = rx.recv().await;
@@ -163,6 +165,7 @@ type ShardIo = (usize, SharedSender<Vec<SeqRequest>>, SharedReceiver<Commit>);
 async fn core_main(
     core: usize,
     config: Arc<Config>,
+    tree: crate::tree::DataTree,
     reports: Arc<Reports>,
     clock: Clock,
     addr: SocketAddr,
@@ -171,7 +174,7 @@ async fn core_main(
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
 ) {
     tracing::debug!(core, sequencer = seq_io.is_some(), shard = shard_io.is_some(), "core starting");
-    let sequencer = seq_io.map(|(rx, tx)| glommio::spawn_local(run_sequencer(config.clone(), reports.clone(), clock, rx, tx)));
+    let sequencer = seq_io.map(|(rx, tx)| glommio::spawn_local(run_sequencer(config.clone(), tree.clone(), reports.clone(), clock, rx, tx)));
     if let Some((index, tx, rx)) = shard_io {
         let listener = match glommio::net::TcpListener::bind(addr) {
             Ok(listener) => listener,
@@ -181,16 +184,18 @@ async fn core_main(
             }
         };
         let _ = ready.send(Ok(()));
-        run_shard(index, config, reports, clock, listener, tx, rx).await;
+        run_shard(index, config, Arc::new(tree), reports, clock, listener, tx, rx).await;
     }
     if let Some(sequencer) = sequencer {
         sequencer.await;
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_shard(
     index: usize,
     config: Arc<Config>,
+    view: Arc<crate::tree::DataTree>,
     reports: Arc<Reports>,
     clock: Clock,
     listener: glommio::net::TcpListener,
@@ -198,7 +203,6 @@ async fn run_shard(
     from_seq: SharedReceiver<Commit>,
 ) {
     let (outbox_bell, outbox_waiter) = bell();
-    let view = Arc::new(crate::tree::DataTree::new());
     let shard: ShardRef = Rc::new(RefCell::new(Shard::new(index, config.clone(), view, outbox_bell.clone())));
     let to_seq = to_seq.connect().await;
     let from_seq = from_seq.connect().await;
@@ -253,12 +257,13 @@ async fn shard_ticks(shard: ShardRef, reports: Arc<Reports>, clock: Clock, outbo
 
 async fn run_sequencer(
     config: Arc<Config>,
+    tree: crate::tree::DataTree,
     reports: Arc<Reports>,
     clock: Clock,
     from_shards: Vec<SharedReceiver<Vec<SeqRequest>>>,
     to_shards: Vec<SharedSender<Commit>>,
 ) {
-    let sequencer = Rc::new(RefCell::new(Sequencer::new(config.clone(), to_shards.len(), clock.now_ms(), clock.wall_ms())));
+    let sequencer = Rc::new(RefCell::new(Sequencer::new(config.clone(), tree, to_shards.len(), clock.now_ms(), clock.wall_ms())));
     let inbox: Rc<RefCell<Vec<Vec<SeqRequest>>>> = Rc::new(RefCell::new(Vec::new()));
     let (inbox_bell, inbox_waiter) = bell();
     for rx in from_shards {

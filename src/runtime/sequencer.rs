@@ -18,7 +18,7 @@ use crate::proto::jute::Reader;
 use crate::proto::request::PathOnly;
 use crate::proto::{OpCode, Request};
 use crate::session::{session_password, SessionTable};
-use crate::tree::ephemeral::{ephemeral_type, EphemeralType};
+use crate::tree::ephemeral::EphemeralType;
 use crate::tree::{DataTree, TreeEvent};
 use crate::txn::{apply, prep, OpResult, PrepContext, Txn, TxnOp};
 use crate::types::{SessionId, Xid, Zxid};
@@ -62,10 +62,10 @@ pub struct Sequencer {
 
 impl Sequencer {
     /// A sequencer over an empty tree.
-    pub fn new(config: Arc<Config>, shards: usize, now_ms: i64, wall_ms: i64) -> Sequencer {
+    pub fn new(config: Arc<Config>, tree: DataTree, shards: usize, now_ms: i64, wall_ms: i64) -> Sequencer {
         let sessions = SessionTable::new(config.tick_time_ms, config.server_id, wall_ms);
         Sequencer {
-            tree: DataTree::new(),
+            tree,
             sessions,
             owners: HashMap::new(),
             zxid: Zxid::ZERO,
@@ -286,8 +286,8 @@ impl Sequencer {
         if node.stat.num_children > 0 {
             return false;
         }
-        match ephemeral_type(node.stat.ephemeral_owner, self.config.extended_types_enabled) {
-            EphemeralType::Container => node.stat.cversion > 0,
+        match node.ephemeral_type {
+            EphemeralType::Container => node.persisted_cversion > 0,
             EphemeralType::Ttl(ttl_ms) => wall_ms - node.stat.mtime > ttl_ms,
             _ => false,
         }

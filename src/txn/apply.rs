@@ -98,11 +98,7 @@ pub(super) fn apply_op(
         TxnOp::Check { .. } => OpResult::Checked,
         TxnOp::CreateSession { .. } => OpResult::SessionCreated,
         TxnOp::CloseSession => {
-            let paths: Vec<Arc<str>> = tree.ephemerals(session.0).cloned().collect();
-            for path in paths {
-                let deleted = tree.delete_node(&path, zxid, events);
-                assert!(deleted.is_ok(), "ephemeral index names a missing node {path}");
-            }
+            tree.kill_session::<&str>(session.0, &[], zxid, events);
             OpResult::SessionClosed
         }
         TxnOp::Error(code) => OpResult::Error(*code),

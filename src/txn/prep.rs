@@ -7,8 +7,8 @@ use super::{apply, CreateTxn, TxnOp};
 use crate::proto::request::{CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, SetAclRequest, SetDataRequest};
 use crate::proto::{perms, Acl, CreateMode, ErrorCode, Id, OpCode, Request};
 use crate::tree::acl::{check_acl, fixup_acl};
-use crate::tree::ephemeral::{ephemeral_type, ttl_to_ephemeral_owner, EphemeralType, CONTAINER_EPHEMERAL_OWNER};
-use crate::tree::path::{sequential_name, validate_path};
+use crate::tree::ephemeral::{ttl_to_ephemeral_owner, EphemeralType, CONTAINER_EPHEMERAL_OWNER};
+use crate::tree::path::{is_special_path, sequential_name, validate_path};
 use crate::tree::{DataTree, Node};
 use crate::types::{SessionId, Zxid};
 
@@ -125,11 +125,6 @@ fn validate(path: &str, sequential: bool) -> Result<(), ErrorCode> {
     validate_path(path, sequential).map_err(|_| ErrorCode::BadArguments)
 }
 
-/// `DataTree.isSpecialPath`: nodes no client may delete.
-fn is_special_path(path: &str) -> bool {
-    matches!(path, "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config")
-}
-
 /// `getParentPathAndValidate`.
 fn parent_of_deletable(path: &str) -> Result<&str, ErrorCode> {
     match path.rfind('/') {
@@ -141,7 +136,7 @@ fn parent_of_deletable(path: &str) -> Result<&str, ErrorCode> {
 fn prep_create(req: &CreateRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) -> Prepped {
     let mode = CreateMode::from_flags(req.flags).ok_or(ErrorCode::BadArguments)?;
     // validateCreateRequest
-    if mode.is_ttl() && !ctx.extended_types {
+    if mode.is_ttl() && !(ctx.extended_types && tree.extended_types_enabled()) {
         return Err(ErrorCode::Unimplemented);
     }
     let ttl = if req.op == OpCode::CreateTtl { req.ttl } else { -1 };
@@ -165,13 +160,15 @@ fn prep_create(req: &CreateRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) 
     let acl = fixup_acl(&req.acl, ctx.auth)?;
     let parent = record(tree, parent_path)?;
     check_perm(&parent.acl, perms::CREATE, ctx)?;
-    let parent_cversion = parent.stat.cversion;
+    // Sequential names and the txn's parentCVersion use the stored child-create
+    // count, not the cversion clients see (DataNode.copyStat derives that one).
+    let parent_cversion = parent.persisted_cversion;
     let path = if mode.is_sequential() { sequential_name(req.path, parent_cversion) } else { req.path.to_owned() };
     validate(&path, false)?;
     if tree.get(&path).is_some() {
         return Err(ErrorCode::NodeExists);
     }
-    if matches!(ephemeral_type(parent.stat.ephemeral_owner, ctx.extended_types), EphemeralType::Normal(_)) {
+    if matches!(parent.ephemeral_type, EphemeralType::Normal(_)) {
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
     let ephemeral_owner = if mode.is_container() {
@@ -217,7 +214,7 @@ fn prep_delete_container(path: &str, tree: &DataTree) -> Prepped {
     if node.stat.num_children > 0 {
         return Err(ErrorCode::NotEmpty);
     }
-    if matches!(ephemeral_type(node.stat.ephemeral_owner, true), EphemeralType::Normal(_)) {
+    if matches!(node.ephemeral_type, EphemeralType::Normal(_)) {
         return Err(ErrorCode::BadVersion);
     }
     Ok(TxnOp::Delete { path: path.to_owned() })
