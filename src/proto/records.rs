@@ -563,3 +563,253 @@ impl ClientInfo {
         out.put_jute_str(&self.user);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{assert_every_truncation_fails, decode_all, encoded, MAX};
+    use super::*;
+
+    fn stat() -> Stat {
+        Stat {
+            czxid: 1,
+            mzxid: 2,
+            ctime: 3,
+            mtime: 4,
+            version: 5,
+            cversion: 6,
+            aversion: 7,
+            ephemeral_owner: 8,
+            data_length: 9,
+            num_children: 10,
+            pzxid: 11,
+        }
+    }
+
+    #[test]
+    fn stat_round_trips_in_68_bytes() {
+        let b = encoded(|o| stat().encode(o));
+        assert_eq!(b.len(), Stat::WIRE_LEN);
+        assert_eq!(decode_all(&b, Stat::decode), stat());
+        assert_eq!(&b[..8], &1i64.to_be_bytes());
+        assert_eq!(&b[60..], &11i64.to_be_bytes());
+        assert_every_truncation_fails(&b, |r| Stat::decode(r).map(drop));
+    }
+
+    #[test]
+    fn acl_round_trips() {
+        let acl = vec![
+            Acl::new(super::super::perms::ALL, "world", "anyone"),
+            Acl::new(1, "digest", "u:x="),
+        ];
+        let b = encoded(|o| Acl::encode_vec(&acl, o));
+        assert_eq!(decode_all(&b, Acl::decode_vec), acl);
+        assert_every_truncation_fails(&b, |r| Acl::decode_vec(r).map(drop));
+        let one = encoded(|o| acl[0].encode(o));
+        assert_eq!(decode_all(&one, Acl::decode), acl[0]);
+        let id = encoded(|o| acl[1].id.encode(o));
+        assert_eq!(decode_all(&id, Id::decode), acl[1].id);
+    }
+
+    #[test]
+    fn acl_vector_count_is_bounded_by_the_frame() {
+        // An ACL takes at least 12 bytes: 2 entries cannot fit in 20 bytes. And a
+        // count of i32::MAX must fail before any allocation is sized from it.
+        let mut b = BytesMut::new();
+        b.put_i32(2);
+        b.put_slice(&[0; 20]);
+        let b = b.freeze();
+        assert_eq!(
+            Reader::new(&b, MAX).read_vec_len_min(12),
+            Err(DecodeError::Truncated)
+        );
+        let huge = encoded(|o| o.put_i32(i32::MAX));
+        assert_eq!(
+            Acl::decode_vec(&mut Reader::new(&huge, usize::MAX >> 1)),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            Acl::decode_vec(&mut Reader::new(&huge, MAX)),
+            Err(DecodeError::LengthOutOfRange {
+                len: i32::MAX.into(),
+                max: MAX
+            })
+        );
+        let neg = encoded(|o| o.put_i32(-2));
+        assert!(matches!(
+            Acl::decode_vec(&mut Reader::new(&neg, MAX)),
+            Err(DecodeError::LengthOutOfRange { len: -2, .. })
+        ));
+    }
+
+    #[test]
+    fn headers_round_trip() {
+        let rq = RequestHeader::new(-2, OpCode::Ping);
+        let b = encoded(|o| rq.encode(o));
+        assert_eq!(&b[..], b"\xff\xff\xff\xfe\x00\x00\x00\x0b");
+        assert_eq!(decode_all(&b, RequestHeader::decode), rq);
+        assert_eq!(rq.op(), Some(OpCode::Ping));
+        assert_eq!(
+            RequestHeader {
+                xid: 1,
+                op_code: 999
+            }
+            .op(),
+            None
+        );
+        assert_every_truncation_fails(&b, |r| RequestHeader::decode(r).map(drop));
+
+        let rp = ReplyHeader {
+            xid: 7,
+            zxid: 0x1_0000_0002,
+            err: -101,
+        };
+        let b = encoded(|o| rp.encode(o));
+        assert_eq!(b.len(), ReplyHeader::WIRE_LEN);
+        assert_eq!(decode_all(&b, ReplyHeader::decode), rp);
+        assert_every_truncation_fails(&b, |r| ReplyHeader::decode(r).map(drop));
+
+        let b = encoded(|o| MultiHeader::END.encode(o));
+        assert_eq!(&b[..], b"\xff\xff\xff\xff\x01\xff\xff\xff\xff");
+        assert_eq!(decode_all(&b, MultiHeader::decode), MultiHeader::END);
+        assert_every_truncation_fails(&b, |r| MultiHeader::decode(r).map(drop));
+    }
+
+    #[test]
+    fn watcher_event_round_trips() {
+        let ev = WatcherEvent::node(EventType::NodeDataChanged, "/a/b");
+        assert_eq!(ev.state, 3);
+        let b = encoded(|o| ev.encode(o));
+        assert_eq!(decode_all(&b, WatcherEvent::decode), ev);
+        assert_every_truncation_fails(&b, |r| WatcherEvent::decode(r).map(drop));
+    }
+
+    fn connect_request(read_only: Option<bool>) -> ConnectRequest {
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0x1_0000_0007,
+            timeout_ms: 30_000,
+            session_id: 0x0100_0000_0000_0001,
+            passwd: Bytes::from_static(&[7; 16]),
+            read_only,
+        }
+    }
+
+    #[test]
+    fn connect_request_with_and_without_read_only() {
+        for (ro, len) in [(Some(true), 45), (Some(false), 45), (None, 44)] {
+            let req = connect_request(ro);
+            let b = encoded(|o| req.encode(o));
+            assert_eq!(b.len(), len);
+            assert_eq!(ConnectRequest::decode_frame(&b, MAX), Ok(req));
+        }
+        // Every prefix shorter than the 44-byte legacy form fails.
+        let b = encoded(|o| connect_request(None).encode(o));
+        assert_every_truncation_fails(&b, |r| ConnectRequest::decode(r).map(drop));
+        // Trailing bytes after readOnly are ignored, as ZooKeeper does.
+        let mut long = BytesMut::from(&encoded(|o| connect_request(Some(true)).encode(o))[..]);
+        long.put_slice(b"xyz");
+        let long = long.freeze();
+        assert_eq!(
+            ConnectRequest::decode_frame(&long, MAX),
+            Ok(connect_request(Some(true)))
+        );
+        // A hostile password length.
+        let mut bad = BytesMut::new();
+        bad.put_slice(&b[..24]);
+        bad.put_i32(i32::MAX);
+        let bad = bad.freeze();
+        assert!(matches!(
+            ConnectRequest::decode_frame(&bad, MAX),
+            Err(DecodeError::LengthOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn connect_response_with_and_without_read_only() {
+        let rsp = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: 4000,
+            session_id: 0x0100_0000_0000_0001,
+            passwd: [9; 16],
+            read_only: Some(false),
+        };
+        let b = encoded(|o| rsp.encode(o));
+        assert_eq!(b.len(), 37);
+        assert_eq!(decode_all(&b, ConnectResponse::decode), rsp);
+        let legacy = ConnectResponse {
+            read_only: None,
+            ..rsp
+        };
+        let b = encoded(|o| legacy.encode(o));
+        assert_eq!(b.len(), 36);
+        assert_eq!(decode_all(&b, ConnectResponse::decode), legacy);
+        assert_every_truncation_fails(&b, |r| ConnectResponse::decode(r).map(drop));
+        let framed = encoded(|o| rsp.encode_frame(o));
+        assert_eq!(&framed[..4], &37i32.to_be_bytes());
+        let invalid = encoded(|o| ConnectResponse::invalid(Some(false)).encode(o));
+        assert_eq!(
+            &invalid[..],
+            &[&[0u8; 16][..], &[0, 0, 0, 16], &[0; 16], &[0]].concat()[..]
+        );
+        // A password that is not 16 bytes.
+        let short = encoded(|o| {
+            o.put_i32(0);
+            o.put_i32(1);
+            o.put_i64(1);
+            o.put_jute_buf(b"abc");
+        });
+        assert!(matches!(
+            ConnectResponse::decode(&mut Reader::new(&short, MAX)),
+            Err(DecodeError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn auth_packet_round_trips() {
+        let a = AuthPacket {
+            auth_type: 0,
+            scheme: "digest",
+            auth: Bytes::from_static(b"u:p"),
+        };
+        let b = encoded(|o| a.encode(o));
+        assert_eq!(decode_all(&b, AuthPacket::decode), a);
+        assert_every_truncation_fails(&b, |r| AuthPacket::decode(r).map(drop));
+    }
+
+    #[test]
+    fn set_watches_both_shapes() {
+        let v1 = SetWatches {
+            relative_zxid: 35,
+            data: vec!["/j"],
+            exist: vec!["/j/w1", "/x"],
+            child: vec!["/j"],
+            ..SetWatches::default()
+        };
+        let b = encoded(|o| v1.encode(o));
+        assert_eq!(v1.op(), OpCode::SetWatches);
+        assert_eq!(decode_all(&b, |r| SetWatches::decode(r, false)), v1);
+        assert_every_truncation_fails(&b, |r| SetWatches::decode(r, false).map(drop));
+
+        let v2 = SetWatches {
+            persistent: vec!["/p"],
+            persistent_recursive: vec!["/", "/q"],
+            version2: true,
+            ..v1
+        };
+        let b = encoded(|o| v2.encode(o));
+        assert_eq!(v2.op(), OpCode::SetWatches2);
+        assert_eq!(decode_all(&b, |r| SetWatches::decode(r, true)), v2);
+        assert_every_truncation_fails(&b, |r| SetWatches::decode(r, true).map(drop));
+    }
+
+    #[test]
+    fn client_info_round_trips() {
+        let c = ClientInfo {
+            scheme: "ip".into(),
+            user: "127.0.0.1".into(),
+        };
+        let b = encoded(|o| c.encode(o));
+        assert_eq!(decode_all(&b, ClientInfo::decode), c);
+        assert_every_truncation_fails(&b, |r| ClientInfo::decode(r).map(drop));
+    }
+}

@@ -640,3 +640,332 @@ fn decode_multi_read<'a>(r: &mut Reader<'a>) -> Result<Vec<MultiReadOp<'a>>, Dec
         })
         .collect()
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::testutil::{assert_every_truncation_fails, encoded, MAX};
+    use super::*;
+
+    fn create(op: OpCode, ttl: i64) -> CreateRequest<'static> {
+        CreateRequest {
+            op,
+            path: "/a/b-",
+            data: Bytes::from_static(b"data"),
+            data_null: false,
+            acl: Acl::open_unsafe(),
+            flags: 2,
+            ttl,
+        }
+    }
+
+    /// One request of every kind, covering null data and null strings.
+    pub(crate) fn samples() -> Vec<Request<'static>> {
+        vec![
+            Request::Create(create(OpCode::Create, 0)),
+            Request::Create(create(OpCode::Create2, 0)),
+            Request::Create(CreateRequest {
+                flags: 4,
+                ..create(OpCode::CreateContainer, 0)
+            }),
+            Request::Create(CreateRequest {
+                flags: 5,
+                ..create(OpCode::CreateTtl, 60_000)
+            }),
+            Request::Create(CreateRequest {
+                data: Bytes::new(),
+                data_null: true,
+                ..create(OpCode::Create, 0)
+            }),
+            Request::Delete(DeleteRequest {
+                path: "/a",
+                version: -1,
+            }),
+            Request::Exists(PathWatch {
+                path: "/a",
+                watch: true,
+            }),
+            Request::GetData(PathWatch {
+                path: "/a",
+                watch: false,
+            }),
+            Request::GetChildren(PathWatch {
+                path: "/",
+                watch: true,
+            }),
+            Request::GetChildren2(PathWatch {
+                path: "/a",
+                watch: false,
+            }),
+            Request::SetData(SetDataRequest {
+                path: "/a",
+                data: Bytes::from_static(b"x"),
+                data_null: false,
+                version: 3,
+            }),
+            Request::SetData(SetDataRequest {
+                path: "/a",
+                data_null: true,
+                ..Default::default()
+            }),
+            Request::GetAcl(PathOnly { path: "/a" }),
+            Request::SetAcl(SetAclRequest {
+                path: "/a",
+                acl: vec![
+                    Acl::new(1, "ip", "10.0.0.0/8"),
+                    Acl::new(31, "digest", "u:h="),
+                ],
+                version: 0,
+            }),
+            Request::Sync(PathOnly { path: "/" }),
+            Request::Ping,
+            Request::Check(CheckVersionRequest {
+                path: "/a",
+                version: 1,
+            }),
+            Request::Multi(vec![
+                MultiOp::Create(create(OpCode::Create, 0)),
+                MultiOp::Create(create(OpCode::CreateTtl, 5)),
+                MultiOp::Delete(DeleteRequest {
+                    path: "/a",
+                    version: 2,
+                }),
+                MultiOp::SetData(SetDataRequest {
+                    path: "/b",
+                    ..Default::default()
+                }),
+                MultiOp::Check(CheckVersionRequest {
+                    path: "/c",
+                    version: -1,
+                }),
+            ]),
+            Request::Multi(vec![]),
+            Request::MultiRead(vec![
+                MultiReadOp::GetData("/a"),
+                MultiReadOp::GetChildren("/"),
+            ]),
+            Request::Reconfig(ReconfigRequest {
+                joining_servers: Some("server.4=h:1:2;2181"),
+                leaving_servers: None,
+                new_members: None,
+                cur_config_id: -1,
+            }),
+            Request::CheckWatches(WatchesRequest {
+                path: "/a",
+                watcher_type: 2,
+            }),
+            Request::RemoveWatches(WatchesRequest {
+                path: "/a",
+                watcher_type: 3,
+            }),
+            Request::DeleteContainer(PathOnly { path: "/container" }),
+            Request::Auth(AuthPacket {
+                auth_type: 0,
+                scheme: "digest",
+                auth: Bytes::from_static(b"u:p"),
+            }),
+            Request::SetWatches(SetWatches {
+                relative_zxid: 9,
+                data: vec!["/a"],
+                exist: vec![],
+                child: vec!["/", "/b"],
+                ..SetWatches::default()
+            }),
+            Request::SetWatches(SetWatches {
+                relative_zxid: 9,
+                persistent: vec!["/p"],
+                persistent_recursive: vec!["/"],
+                version2: true,
+                ..SetWatches::default()
+            }),
+            Request::Sasl(Bytes::from_static(b"token")),
+            Request::GetEphemerals(PathOnly { path: "/" }),
+            Request::GetAllChildrenNumber(PathOnly { path: "/a" }),
+            Request::AddWatch(AddWatchRequest {
+                path: "/a",
+                mode: 1,
+            }),
+            Request::WhoAmI,
+            Request::CloseSession,
+        ]
+    }
+
+    #[test]
+    fn every_request_round_trips() {
+        for req in samples() {
+            let b = encoded(|o| req.encode(o));
+            let mut r = Reader::new(&b, MAX);
+            assert_eq!(Request::decode(req.op(), &mut r).as_ref(), Ok(&req));
+            assert_eq!(r.remaining(), 0, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn every_truncation_fails() {
+        for req in samples() {
+            let b = encoded(|o| req.encode(o));
+            assert_every_truncation_fails(&b, |r| Request::decode(req.op(), r).map(drop));
+        }
+    }
+
+    #[test]
+    fn frames_carry_the_header() {
+        let req = Request::GetData(PathWatch {
+            path: "/a",
+            watch: true,
+        });
+        let b = encoded(|o| req.encode_frame(5, o));
+        assert_eq!(
+            &b[..],
+            b"\x00\x00\x00\x0f\x00\x00\x00\x05\x00\x00\x00\x04\x00\x00\x00\x02/a\x01"
+        );
+    }
+
+    #[test]
+    fn create_ttl_is_the_only_create_with_a_ttl() {
+        let plain = encoded(|o| create(OpCode::Create2, 0).encode(o));
+        let ttl = encoded(|o| create(OpCode::CreateTtl, 7).encode(o));
+        assert_eq!(ttl.len(), plain.len() + 8);
+        assert_eq!(&ttl[ttl.len() - 8..], &7i64.to_be_bytes());
+    }
+
+    #[test]
+    fn null_strings_and_buffers_read_as_empty() {
+        // kazoo: empty path string as -1, None data as -1.
+        let b = encoded(|o| {
+            o.put_jute_null();
+            o.put_jute_null();
+            o.put_jute_null();
+            o.put_i32(0);
+        });
+        let mut r = Reader::new(&b, MAX);
+        let Ok(Request::Create(c)) = Request::decode(OpCode::Create, &mut r) else {
+            panic!()
+        };
+        assert_eq!(
+            (c.path, c.data.len(), c.data_null, c.acl.len()),
+            ("", 0, true, 0)
+        );
+    }
+
+    type BodyWriter<'f> = &'f dyn Fn(&mut BytesMut);
+
+    fn multi_bytes(ops: &[(i32, BodyWriter<'_>)]) -> Bytes {
+        encoded(|o| {
+            for (t, body) in ops {
+                MultiHeader {
+                    op_type: *t,
+                    done: false,
+                    err: -1,
+                }
+                .encode(o);
+                body(o);
+            }
+            MultiHeader::END.encode(o);
+        })
+    }
+
+    #[test]
+    fn multi_rejects_mixed_and_foreign_ops() {
+        let get = |o: &mut BytesMut| {
+            PathWatch {
+                path: "/a",
+                watch: false,
+            }
+            .encode(o)
+        };
+        let del = |o: &mut BytesMut| {
+            DeleteRequest {
+                path: "/a",
+                version: -1,
+            }
+            .encode(o)
+        };
+        let decode = |op, b: &Bytes| Request::decode(op, &mut Reader::new(b, MAX)).map(drop);
+        let mixed = multi_bytes(&[(2, &del), (4, &get)]);
+        for op in [OpCode::Multi, OpCode::MultiRead] {
+            assert_eq!(
+                decode(op, &mixed),
+                Err(DecodeError::Invalid("Mixing different kind of ops"))
+            );
+        }
+        assert!(matches!(
+            decode(OpCode::Multi, &multi_bytes(&[(4, &get)])),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode(OpCode::MultiRead, &multi_bytes(&[(2, &del)])),
+            Err(DecodeError::Invalid(_))
+        ));
+        // Ops never allowed inside a multi: exists, sync, multi itself, unknown.
+        for t in [3, 9, 14, 22, 999, -1] {
+            assert_eq!(
+                decode(OpCode::Multi, &multi_bytes(&[(t, &get)])),
+                Err(DecodeError::Invalid("Invalid type of op"))
+            );
+        }
+        // A missing terminator is a truncation.
+        let b = multi_bytes(&[(2, &del)]);
+        assert_eq!(
+            decode(OpCode::Multi, &b.slice(..b.len() - 9)),
+            Err(DecodeError::Truncated)
+        );
+    }
+
+    #[test]
+    fn non_request_opcodes_are_invalid() {
+        let b = Bytes::new();
+        for op in [OpCode::Notification, OpCode::CreateSession, OpCode::Error] {
+            assert!(matches!(
+                Request::decode(op, &mut Reader::new(&b, MAX)),
+                Err(DecodeError::Invalid(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn hostile_lengths_are_rejected() {
+        type IsExpected = fn(&DecodeError) -> bool;
+        let cases: [(i32, IsExpected); 3] = [
+            (i32::MAX, |e| {
+                matches!(e, DecodeError::LengthOutOfRange { .. })
+            }),
+            (-2, |e| {
+                matches!(e, DecodeError::LengthOutOfRange { len: -2, .. })
+            }),
+            (1000, |e| *e == DecodeError::Truncated),
+        ];
+        for (len, ok) in cases {
+            // As a path length, a data length and an ACL count.
+            let as_path = encoded(|o| o.put_i32(len));
+            let as_data = encoded(|o| {
+                o.put_jute_str("/a");
+                o.put_i32(len);
+            });
+            let as_acl_count = encoded(|o| {
+                o.put_jute_str("/a");
+                o.put_jute_buf(b"");
+                o.put_i32(len);
+            });
+            for b in [as_path, as_data, as_acl_count] {
+                let err = Request::decode(OpCode::Create, &mut Reader::new(&b, MAX)).unwrap_err();
+                assert!(ok(&err), "{len}: {err:?}");
+            }
+            // As a SetWatches list count.
+            let sw = encoded(|o| {
+                o.put_i64(0);
+                o.put_i32(len);
+            });
+            let err = Request::decode(OpCode::SetWatches, &mut Reader::new(&sw, MAX)).unwrap_err();
+            assert!(ok(&err), "{len}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn delete_container_path_must_be_utf8() {
+        let b = encoded(|o| o.put_jute_buf(&[0xff, 0xfe]));
+        assert_eq!(
+            Request::decode(OpCode::DeleteContainer, &mut Reader::new(&b, MAX)),
+            Err(DecodeError::BadUtf8)
+        );
+    }
+}

@@ -519,3 +519,264 @@ impl Response {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeSet;
+
+    use super::super::testutil::{assert_every_truncation_fails, encoded, MAX};
+    use super::*;
+
+    fn stat(n: i64) -> Stat {
+        Stat {
+            czxid: n,
+            mzxid: n + 1,
+            pzxid: n + 2,
+            version: 1,
+            ..Stat::default()
+        }
+    }
+
+    /// One reply body of every kind, with the opcode it answers.
+    pub(crate) fn samples() -> Vec<(OpCode, Response)> {
+        vec![
+            (
+                OpCode::Create,
+                Response::Create {
+                    path: "/a-0000000001".into(),
+                },
+            ),
+            (
+                OpCode::Create2,
+                Response::Create2 {
+                    path: "/a".into(),
+                    stat: stat(1),
+                },
+            ),
+            (
+                OpCode::CreateTtl,
+                Response::Create2 {
+                    path: "/t".into(),
+                    stat: stat(2),
+                },
+            ),
+            (OpCode::Exists, Response::Exists { stat: stat(3) }),
+            (
+                OpCode::GetData,
+                Response::GetData {
+                    data: Bytes::from_static(b"hi"),
+                    stat: stat(4),
+                    data_null: false,
+                },
+            ),
+            (
+                OpCode::GetData,
+                Response::GetData {
+                    data: Bytes::new(),
+                    stat: stat(4),
+                    data_null: true,
+                },
+            ),
+            (OpCode::SetData, Response::SetData { stat: stat(5) }),
+            (
+                OpCode::GetAcl,
+                Response::GetAcl {
+                    acl: Acl::open_unsafe(),
+                    stat: stat(6),
+                },
+            ),
+            (OpCode::SetAcl, Response::SetAcl { stat: stat(7) }),
+            (
+                OpCode::GetChildren,
+                Response::GetChildren {
+                    children: vec!["a".into(), "b".into()],
+                },
+            ),
+            (
+                OpCode::GetChildren2,
+                Response::GetChildren2 {
+                    children: vec![],
+                    stat: stat(8),
+                },
+            ),
+            (OpCode::Sync, Response::Sync { path: "/a".into() }),
+            (
+                OpCode::Multi,
+                Response::Multi(vec![
+                    MultiResult::Create { path: "/m1".into() },
+                    MultiResult::Create2 {
+                        path: "/m2".into(),
+                        stat: stat(9),
+                    },
+                    MultiResult::Delete,
+                    MultiResult::SetData { stat: stat(10) },
+                    MultiResult::Check,
+                ]),
+            ),
+            (
+                OpCode::Multi,
+                Response::Multi(vec![
+                    MultiResult::Error { err: 0 },
+                    MultiResult::Error { err: -103 },
+                    MultiResult::Error { err: -2 },
+                ]),
+            ),
+            (
+                OpCode::MultiRead,
+                Response::MultiRead(vec![
+                    MultiResult::GetData {
+                        data: Bytes::from_static(b"d"),
+                        stat: stat(11),
+                    },
+                    MultiResult::GetChildren {
+                        children: vec!["x".into()],
+                    },
+                    MultiResult::Error { err: -101 },
+                ]),
+            ),
+            (
+                OpCode::Reconfig,
+                Response::Reconfig {
+                    data: Bytes::from_static(b"version=1"),
+                    stat: stat(12),
+                },
+            ),
+            (OpCode::AddWatch, Response::AddWatch { err: 0 }),
+            (
+                OpCode::GetEphemerals,
+                Response::GetEphemerals {
+                    paths: vec!["/e".into()],
+                },
+            ),
+            (
+                OpCode::GetAllChildrenNumber,
+                Response::GetAllChildrenNumber { n: 42 },
+            ),
+            (
+                OpCode::WhoAmI,
+                Response::WhoAmI(vec![
+                    ClientInfo {
+                        scheme: "ip".into(),
+                        user: "127.0.0.1".into(),
+                    },
+                    ClientInfo {
+                        scheme: "digest".into(),
+                        user: "u".into(),
+                    },
+                ]),
+            ),
+            (
+                OpCode::Sasl,
+                Response::Sasl {
+                    token: Bytes::from_static(b"t"),
+                },
+            ),
+            (OpCode::Delete, Response::Empty),
+        ]
+    }
+
+    #[test]
+    fn every_response_round_trips() {
+        for (op, rsp) in samples() {
+            let b = encoded(|o| rsp.encode(o));
+            let mut r = Reader::new(&b, MAX);
+            assert_eq!(Response::decode(op, &mut r).as_ref(), Ok(&rsp));
+            assert_eq!(r.remaining(), 0, "{rsp:?}");
+        }
+    }
+
+    #[test]
+    fn every_truncation_fails() {
+        for (op, rsp) in samples() {
+            let b = encoded(|o| rsp.encode(o));
+            assert_every_truncation_fails(&b, |r| Response::decode(op, r).map(drop));
+        }
+    }
+
+    #[test]
+    fn notification_frame_is_exact() {
+        let b = encoded(|o| encode_notification(o, -1, EventType::NodeCreated, "/j/w1"));
+        let want: &[u8] =
+            b"\x00\x00\x00\x21\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\
+            \x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x05/j/w1";
+        assert_eq!(&b[..], want);
+    }
+
+    #[test]
+    fn reply_frame_header_and_end() {
+        let b = encoded(|o| {
+            let start = encode_reply_frame_header(o, 3, 7, 0);
+            encode_get_data_response(o, &[0xab; 1024], &Stat::default());
+            end_frame(o, start);
+        });
+        assert_eq!(b.len(), 4 + 16 + 4 + 1024 + 68);
+        assert_eq!(&b[..4], &(16i32 + 4 + 1024 + 68).to_be_bytes());
+        let err = encoded(|o| encode_header_only_reply(o, 3, 7, -101));
+        assert_eq!(
+            &err[..],
+            b"\x00\x00\x00\x10\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x07\xff\xff\xff\x9b"
+        );
+    }
+
+    #[test]
+    fn children_encode_from_any_iterator() {
+        let set: BTreeSet<String> = ["b", "a", "c"].iter().map(|s| s.to_string()).collect();
+        let from_set = encoded(|o| encode_get_children_response(o, &set));
+        let from_strs = encoded(|o| encode_get_children_response(o, ["a", "b", "c"]));
+        let from_enum = encoded(|o| {
+            Response::GetChildren {
+                children: vec!["a".into(), "b".into(), "c".into()],
+            }
+            .encode(o)
+        });
+        assert_eq!(from_set, from_strs);
+        assert_eq!(from_set, from_enum);
+        let empty = encoded(|o| encode_get_children_response(o, std::iter::empty::<&str>()));
+        assert_eq!(&empty[..], &[0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn multi_result_headers_carry_type_and_err() {
+        let b = encoded(|o| encode_multi_response(o, &[MultiResult::Error { err: -103 }]));
+        // {type -1, done false, err -103} {err -103} {-1, true, -1}
+        assert_eq!(
+            &b[..],
+            b"\xff\xff\xff\xff\x00\xff\xff\xff\x99\xff\xff\xff\x99\xff\xff\xff\xff\x01\xff\xff\xff\xff"
+        );
+        let unknown = encoded(|o| {
+            encode_multi_result_header(o, 3, 0);
+            encode_multi_end(o);
+        });
+        assert!(matches!(
+            Response::decode(OpCode::Multi, &mut Reader::new(&unknown, MAX)),
+            Err(DecodeError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn hostile_child_counts_are_rejected() {
+        for (count, want) in [
+            (
+                i32::MAX,
+                DecodeError::LengthOutOfRange {
+                    len: i32::MAX.into(),
+                    max: MAX,
+                },
+            ),
+            (1000, DecodeError::Truncated),
+        ] {
+            let b = encoded(|o| o.put_i32(count));
+            for op in [
+                OpCode::GetChildren,
+                OpCode::GetEphemerals,
+                OpCode::WhoAmI,
+                OpCode::GetAcl,
+            ] {
+                assert_eq!(
+                    Response::decode(op, &mut Reader::new(&b, MAX)),
+                    Err(want.clone())
+                );
+            }
+        }
+    }
+}
