@@ -279,7 +279,10 @@ impl CreateMode {
 
     /// Whether the node dies with its session.
     pub const fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     /// Whether the name gets a `%010d` suffix.
