@@ -795,6 +795,7 @@ const IGNORED_KEYS: &[&str] = &[
     "fsync.warningthresholdms",
     "txnLogSizeLimitInKb",
     "leaderServes",
+    "traceFile",
     "connection_throttle_tokens",
     "connection_throttle_fill_time",
     "connection_throttle_fill_count",
@@ -912,7 +913,8 @@ struct Builder {
     quorum_entries: Vec<Entry>,
     /// The same from `dynamicConfigFile`: (file label, entries).
     dynamic_entries: Option<(String, Vec<Entry>)>,
-    servers: Vec<(usize, ServerSpec)>,
+    /// Parsed `server.N` lines: (line, key as written, spec).
+    servers: Vec<(usize, String, ServerSpec)>,
     groups: Vec<(usize, u64, Vec<u64>)>,
     weights: Vec<(usize, u64, u64)>,
 }
@@ -1354,7 +1356,7 @@ impl Builder {
         match kind {
             "server" => {
                 let spec = self.server_spec(e, id)?;
-                self.servers.push((e.line, spec));
+                self.servers.push((e.line, e.key.clone(), spec));
             }
             "group" => {
                 let members = e
@@ -1456,23 +1458,17 @@ impl Builder {
 
     /// `QuorumPeerConfig.parseDynamicConfig` and `checkValidity`, minus myid.
     fn resolve_quorum(&mut self) -> Result<(), ConfigError> {
-        self.servers.sort_by_key(|(_, s)| s.id);
-        if let Some(pair) = self.servers.windows(2).find(|w| w[0].1.id == w[1].1.id) {
-            let (line, spec) = &pair[1];
-            return Err(self.invalid(
-                Some(*line),
-                &format!("server.{}", spec.id),
-                "is given twice".to_owned(),
-            ));
+        self.servers.sort_by_key(|(_, _, s)| s.id);
+        if let Some(pair) = self.servers.windows(2).find(|w| w[0].2.id == w[1].2.id) {
+            let (line, key, _) = &pair[1];
+            return Err(self.invalid(Some(*line), key, "is given twice".to_owned()));
         }
-        self.config.servers = self.servers.iter().map(|(_, s)| s.clone()).collect();
+        self.config.servers = self.servers.iter().map(|(_, _, s)| s.clone()).collect();
         self.resolve_groups()?;
         let participants = self.config.participants();
         let observers = self.config.servers.len() - participants;
         let blame = |b: &Self, message: &str| match b.servers.first() {
-            Some((line, s)) => {
-                b.invalid(Some(*line), &format!("server.{}", s.id), message.to_owned())
-            }
+            Some((line, key, _)) => b.invalid(Some(*line), key, message.to_owned()),
             None => b.invalid(None, "standaloneEnabled", message.to_owned()),
         };
         if participants == 0 {
@@ -1526,10 +1522,10 @@ impl Builder {
         }
         if self.config.extended_types_enabled {
             let max = constants::EXTENDED_TYPES_SERVER_ID_MAX;
-            if let Some((line, spec)) = self.servers.iter().find(|(_, s)| s.id > max) {
+            if let Some((line, key, _)) = self.servers.iter().find(|(_, _, s)| s.id > max) {
                 return Err(self.invalid(
                     Some(*line),
-                    &format!("server.{}", spec.id),
+                    key,
                     format!("extendedTypesEnabled allows server ids up to {max}"),
                 ));
             }
@@ -1564,12 +1560,12 @@ impl Builder {
         }
         let mut weights: std::collections::BTreeMap<u64, u64> =
             self.weights.iter().map(|(_, sid, w)| (*sid, *w)).collect();
-        for (line, spec) in &self.servers {
+        for (line, key, spec) in &self.servers {
             if spec.role == PeerRole::Participant {
                 if !group_of.contains_key(&spec.id) {
                     return Err(self.invalid(
                         Some(*line),
-                        &format!("server.{}", spec.id),
+                        key,
                         "is not in any group.G line".to_owned(),
                     ));
                 }

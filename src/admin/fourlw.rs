@@ -398,7 +398,9 @@ fn mntr(snap: &ServerSnapshot) -> String {
     let gauges = gauges(snap);
     let names: Vec<&str> = gauges.iter().map(|(name, _)| *name).collect();
     for index in concurrent_hash_map_order(&names) {
-        line(gauges[index].0, &gauges[index].1);
+        if let (name, Some(value)) = &gauges[index] {
+            line(name, value);
+        }
     }
     for (key, value) in &snap.extra_metrics {
         line(key, value);
@@ -408,14 +410,14 @@ fn mntr(snap: &ServerSnapshot) -> String {
 
 /// The gauges in `registerMetrics` order: `ZooKeeperServer`, then
 /// `QuorumZooKeeperServer`, then `LeaderZooKeeperServer` or
-/// `FollowerZooKeeperServer`.
-fn gauges(snap: &ServerSnapshot) -> Vec<(&'static str, MetricValue)> {
-    let int = |v: u64| MetricValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+/// `FollowerZooKeeperServer`. A gauge whose value is null (`None`) is not
+/// printed but is still in the map, where it shapes the iteration order.
+fn gauges(snap: &ServerSnapshot) -> Vec<(&'static str, Option<MetricValue>)> {
+    let int = |v: u64| Some(MetricValue::Int(i64::try_from(v).unwrap_or(i64::MAX)));
+    let signed = |v: i64| Some(MetricValue::Int(v));
+    let double = |v: f64| Some(MetricValue::Double(v));
     let mut gauges = vec![
-        (
-            "avg_latency",
-            MetricValue::Double(round_half_up_4(snap.latency_avg_ms)),
-        ),
+        ("avg_latency", double(round_half_up_4(snap.latency_avg_ms))),
         ("max_latency", int(snap.latency_max_ms)),
         ("min_latency", int(snap.latency_min_ms)),
         ("packets_received", int(snap.packets_received)),
@@ -433,54 +435,47 @@ fn gauges(snap: &ServerSnapshot) -> Vec<(&'static str, MetricValue)> {
         ("max_file_descriptor_count", int(snap.max_fds)),
         (
             "connection_drop_probability",
-            MetricValue::Double(snap.connection_drop_probability),
+            double(snap.connection_drop_probability),
         ),
         (
             "last_client_response_size",
-            MetricValue::Int(snap.client_response_size_last),
+            signed(snap.client_response_size_last),
         ),
         (
             "max_client_response_size",
-            MetricValue::Int(snap.client_response_size_max),
+            signed(snap.client_response_size_max),
         ),
         (
             "min_client_response_size",
-            MetricValue::Int(snap.client_response_size_min),
+            signed(snap.client_response_size_min),
         ),
-        ("outstanding_tls_handshake", MetricValue::Int(0)),
+        ("outstanding_tls_handshake", int(0)),
         ("auth_failed_count", int(snap.auth_failed_count)),
-        ("non_mtls_remote_conn_count", MetricValue::Int(0)),
-        ("non_mtls_local_conn_count", MetricValue::Int(0)),
+        ("non_mtls_remote_conn_count", int(0)),
+        ("non_mtls_local_conn_count", int(0)),
     ];
-    if let Some(quorum) = &snap.quorum {
-        gauges.push(("quorum_size", int(quorum.quorum_size)));
-        match (snap.mode, &quorum.leader) {
-            ("leader", Some(leader)) => gauges.extend([
-                ("learners", int(leader.learners)),
-                ("synced_followers", int(leader.synced_followers)),
-                (
-                    "synced_non_voting_followers",
-                    int(leader.synced_non_voting_followers),
-                ),
-                ("synced_observers", int(quorum.synced_observers)),
-                ("pending_syncs", int(leader.pending_syncs)),
-                ("leader_uptime", int(leader.leader_uptime_ms)),
-                (
-                    "last_proposal_size",
-                    MetricValue::Int(leader.proposal_size_last),
-                ),
-                (
-                    "max_proposal_size",
-                    MetricValue::Int(leader.proposal_size_max),
-                ),
-                (
-                    "min_proposal_size",
-                    MetricValue::Int(leader.proposal_size_min),
-                ),
-            ]),
-            ("follower", _) => gauges.push(("synced_observers", int(quorum.synced_observers))),
-            _ => {}
-        }
+    let Some(quorum) = &snap.quorum else {
+        return gauges;
+    };
+    gauges.push(("quorum_size", int(quorum.quorum_size)));
+    let observers = quorum.synced_observers.and_then(int);
+    match (snap.mode, &quorum.leader) {
+        ("leader", Some(leader)) => gauges.extend([
+            ("learners", int(leader.learners)),
+            ("synced_followers", int(leader.synced_followers)),
+            (
+                "synced_non_voting_followers",
+                int(leader.synced_non_voting_followers),
+            ),
+            ("synced_observers", observers),
+            ("pending_syncs", int(leader.pending_syncs)),
+            ("leader_uptime", int(leader.leader_uptime_ms)),
+            ("last_proposal_size", signed(leader.proposal_size_last)),
+            ("max_proposal_size", signed(leader.proposal_size_max)),
+            ("min_proposal_size", signed(leader.proposal_size_min)),
+        ]),
+        ("follower", _) => gauges.push(("synced_observers", observers)),
+        _ => {}
     }
     gauges
 }

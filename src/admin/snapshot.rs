@@ -225,8 +225,10 @@ pub struct QuorumSnapshot {
     pub quorum_size: u64,
     /// Version of the ensemble configuration (`version=` in `conf`, hex).
     pub config_version: i64,
-    /// Observers synced to this server (leader and follower only).
-    pub synced_observers: u64,
+    /// Observers synced to this server: always `Some` on a leader; on a follower
+    /// only while it serves observers (`observerMasterPort`), else `None` and
+    /// `mntr` leaves `zk_synced_observers` out, as ZooKeeper's null gauge does.
+    pub synced_observers: Option<u64>,
     /// Leader-only statistics; `Some` exactly when `mode` is `leader`.
     pub leader: Option<LeaderStats>,
     /// The learner master an observer follows; `Some` exactly for an observer.
