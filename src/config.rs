@@ -106,8 +106,8 @@ pub struct Config {
     /// without a line weigh 1. Empty without groups.
     pub quorum_weights: Vec<(u64, u64)>,
     /// `version=` of the ensemble configuration (hex), or the suffix of the
-    /// dynamic file's name; 0 if neither.
-    pub quorum_config_version: u64,
+    /// dynamic file's name; 0 if neither. A zxid once an ensemble has formed.
+    pub quorum_config_version: i64,
     /// `multiAddress.enabled`: `|`-separated addresses in `server.N` lines.
     pub multi_address_enabled: bool,
     /// `quorumListenOnAllIPs`: bind quorum and election ports on every address.
@@ -547,8 +547,14 @@ fn read_text(path: &Path) -> Result<String, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| char::from(b)).collect()))
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| char::from(b)).collect());
+    // Editors on other systems may start the file with a byte-order mark; it is
+    // not part of the first key.
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -1133,7 +1139,7 @@ impl Builder {
             }
             "version" => {
                 self.config.quorum_config_version =
-                    u64::from_str_radix(&e.value, 16).map_err(|_| {
+                    i64::from_str_radix(&e.value, 16).map_err(|_| {
                         self.bad(
                             e,
                             format!("expected a hexadecimal version, got {:?}", e.value),
@@ -1242,7 +1248,7 @@ impl Builder {
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.rsplit_once('.'))
-            .and_then(|(_, v)| u64::from_str_radix(v, 16).ok());
+            .and_then(|(_, v)| i64::from_str_radix(v, 16).ok());
         if let Some(version) = version {
             self.config.quorum_config_version = version;
         }

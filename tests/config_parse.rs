@@ -958,4 +958,9 @@ fn load_errors_and_encodings() {
         Config::load(&path).unwrap().data_dir,
         PathBuf::from("/d\u{e4}ta")
     );
+    // A UTF-8 byte-order mark is not part of the first key.
+    let path = dir.write("bom.cfg", "\u{feff}tickTime=1000\ndataDir=/d\n");
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.tick_time_ms, 1000);
+    assert!(c.unknown_keys.is_empty());
 }
