@@ -53,3 +53,34 @@ const _: () = assert!(SOCKET_READ_CHUNK <= JUTE_MAXBUFFER_DEFAULT + 4);
 const _: () = assert!(WRITE_BATCH_MAX <= RING_CAPACITY);
 // A connection can always buffer at least two replies of the default maximum size.
 const _: () = assert!(CONNECTION_OUTPUT_BYTES_MAX >= 2 * (JUTE_MAXBUFFER_DEFAULT + 4));
+
+/// `maxClientCnxns` default: connections per client IP address.
+pub const MAX_CLIENT_CNXNS_DEFAULT: u32 = 60;
+
+/// `snapCount` default: transactions between snapshots.
+pub const SNAP_COUNT_DEFAULT: u64 = 100_000;
+
+/// `snapSizeLimitInKb` default: 4 GiB of log between snapshots.
+pub const SNAP_SIZE_LIMIT_KB_DEFAULT: i64 = 4 << 20;
+
+/// `preAllocSize` default: transaction log preallocation step, 64 MiB in KiB.
+pub const PRE_ALLOC_SIZE_KB_DEFAULT: u64 = 64 << 10;
+
+/// `globalOutstandingLimit` default: requests in flight before throttling.
+pub const GLOBAL_OUTSTANDING_LIMIT_DEFAULT: u32 = 1000;
+
+/// Fewest snapshots `autopurge` keeps (`QuorumPeerConfig.MIN_SNAP_RETAIN_COUNT`).
+pub const SNAP_RETAIN_COUNT_MIN: u32 = 3;
+
+/// AdminServer port default (`admin.serverPort`).
+pub const ADMIN_SERVER_PORT_DEFAULT: u16 = 8080;
+
+/// Largest `cores` value accepted from configuration.
+pub const CORES_MAX: usize = 1024;
+
+/// Largest server id when `extendedTypesEnabled` (`EphemeralType.MAX_EXTENDED_SERVER_ID`):
+/// TTL session ids keep 0xff in the server-id byte.
+pub const EXTENDED_TYPES_SERVER_ID_MAX: u64 = 254;
+
+const _: () = assert!(SNAP_COUNT_DEFAULT >= 2);
+const _: () = assert!(EXTENDED_TYPES_SERVER_ID_MAX < 255);
