@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
-use crate::admin::fourlw::FourLetterWord;
+use crate::admin::FourLetterWord;
 use crate::proto::frame::{split_frame, FrameError};
 use crate::runtime::bell::{bell, BellWaiter};
 use crate::runtime::clock::Clock;
@@ -55,7 +55,7 @@ pub async fn accept_loop(listener: TcpListener, shard: ShardRef, clock: Clock, r
         let (writer_bell, writer_waiter) = bell();
         let (reader_bell, reader_waiter) = bell();
         let id = shard.borrow_mut().add_conn(peer, writer_bell, reader_bell);
-        glommio::spawn_local(write_loop(writer_stream, shard.clone(), id, writer_waiter)).detach();
+        glommio::spawn_local(write_loop(writer_stream, shard.clone(), id, writer_waiter, reports.clone())).detach();
         glommio::spawn_local(read_loop(stream, shard.clone(), id, reader_waiter, clock, reports.clone(), peer)).detach();
     }
 }
@@ -132,7 +132,7 @@ async fn read_loop(
     let _ = stream.shutdown(std::net::Shutdown::Read).await;
 }
 
-async fn write_loop(mut stream: TcpStream, shard: ShardRef, id: u64, wake: BellWaiter) {
+async fn write_loop(mut stream: TcpStream, shard: ShardRef, id: u64, wake: BellWaiter, reports: std::sync::Arc<Reports>) {
     loop {
         let (out, closing) = {
             let mut shard = shard.borrow_mut();
@@ -163,7 +163,7 @@ async fn write_loop(mut stream: TcpStream, shard: ShardRef, id: u64, wake: BellW
         let peer = conn.peer;
         conn.reader_bell.ring();
         shard.remove_conn(id);
-        shard.reports().release(peer.ip());
+        reports.release(peer.ip());
     }
 }
 

@@ -17,7 +17,11 @@ use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// How often an executor checks whether the server is shutting down.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 use futures_lite::future;
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
@@ -37,7 +41,7 @@ use crate::net::{accept_loop, ShardRef};
 /// A running server: its address, and the means to stop it.
 pub struct ServerHandle {
     addr: SocketAddr,
-    stop: Vec<SharedSender<()>>,
+    stop: Arc<AtomicBool>,
     joins: Vec<glommio::ExecutorJoinHandle<()>>,
 }
 
@@ -56,19 +60,7 @@ impl ServerHandle {
 
     /// Stops every executor and waits for them.
     pub fn shutdown(self) {
-        let stop = self.stop;
-        // Each executor waits on its own stop ring; a sender dropped unconnected
-        // would leave it waiting, so connect and send from a helper executor.
-        let helper = LocalExecutorBuilder::new(Placement::Unbound)
-            .name("ck-stop")
-            .spawn(move || async move {
-                for tx in stop {
-                    let tx = tx.connect().await;
-                    let _ = tx.send(()).await;
-                }
-            })
-            .expect("spawn stop helper");
-        let _ = helper.join();
+        self.stop.store(true, Ordering::Release);
         for join in self.joins {
             let _ = join.join();
         }
@@ -108,13 +100,12 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
     }
     let mut sequencer_io = Some((to_seq_rx, to_shard_tx));
     let clock = Clock::new();
-    let mut stop = Vec::new();
+    let stop = Arc::new(AtomicBool::new(false));
     let mut joins = Vec::new();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
 
     for core in 0..executors {
-        let (stop_tx, stop_rx) = shared_channel::new_bounded::<()>(1);
-        stop.push(stop_tx);
+        let stop = stop.clone();
         let seq_io = if core == 0 { sequencer_io.take() } else { None };
         let shard_index = shard_cores.iter().position(|c| *c == core);
         let shard_io = shard_index.map(|i| (i, to_seq_tx[i].take().expect("one per shard"), to_shard_rx[i].take().expect("one per shard")));
@@ -127,9 +118,12 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
             .name(&format!("ck-core{core}"))
             .spawn(move || async move {
                 let work = core_main(core, config, tree, reports, clock, addr, seq_io, shard_io, ready);
+                // A flag, not a ring: a ring's `connect` would stay pending (and be
+                // woken spuriously by glommio's shared-channel poller) until shutdown.
                 let stopped = async {
-                    let rx = stop_rx.connect().await;
-                    let _ = rx.recv().await;
+                    while !stop.load(Ordering::Acquire) {
+                        glommio::timer::sleep(STOP_POLL).await;
+                    }
                 };
                 future::or(work, stopped).await;
             })?;

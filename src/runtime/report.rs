@@ -170,10 +170,10 @@ impl Reports {
     /// Renders a four-letter word (or the whitelist refusal).
     pub fn render_four_letter_word(&self, word: FourLetterWord, shard: &Shard) -> String {
         if !self.config.four_letter_words.allows(word) {
-            return admin::fourlw::not_whitelisted(word);
+            return admin::not_whitelisted(word);
         }
         self.publish_shard(shard, 0);
-        admin::fourlw::render(word, &self.snapshot(), &self.config)
+        admin::render(word, &self.snapshot(), &self.config)
     }
 
     fn snapshot(&self) -> ServerSnapshot {
