@@ -1,6 +1,9 @@
 //! Codec hot paths: decoding a getData request frame and encoding a getData reply
 //! with 1 KiB of data. `cargo bench --bench codec`.
 
+// `criterion_group!` expands to an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use bytes::{Bytes, BytesMut};
 use corekeeper::proto::response::encode_get_data_response;
 use corekeeper::proto::{
