@@ -325,16 +325,8 @@ fn check_notification(line: &Line, cov: &mut Coverage) {
         line.at()
     );
     cov.notifications.insert(ev.event_type);
-    let event_type = match ev.event_type {
-        1 => EventType::NodeCreated,
-        2 => EventType::NodeDeleted,
-        3 => EventType::NodeDataChanged,
-        4 => EventType::NodeChildrenChanged,
-        5 => EventType::DataWatchRemoved,
-        6 => EventType::ChildWatchRemoved,
-        7 => EventType::PersistentWatchRemoved,
-        other => panic!("{}: event type {other}", line.at()),
-    };
+    let event_type = EventType::from_code(ev.event_type)
+        .unwrap_or_else(|| panic!("{}: event type {}", line.at(), ev.event_type));
     let mut ours = BytesMut::new();
     corekeeper::proto::encode_notification(&mut ours, h.zxid, event_type, ev.path);
     assert_same(line, &ours);

@@ -155,6 +155,25 @@ pub enum EventType {
     PersistentWatchRemoved = 7,
 }
 
+impl EventType {
+    /// Every event type.
+    pub const ALL: [EventType; 8] = [
+        EventType::None,
+        EventType::NodeCreated,
+        EventType::NodeDeleted,
+        EventType::NodeDataChanged,
+        EventType::NodeChildrenChanged,
+        EventType::DataWatchRemoved,
+        EventType::ChildWatchRemoved,
+        EventType::PersistentWatchRemoved,
+    ];
+
+    /// The event type for a wire value.
+    pub fn from_code(code: i32) -> Option<EventType> {
+        EventType::ALL.iter().copied().find(|e| *e as i32 == code)
+    }
+}
+
 /// `Watcher.Event.KeeperState`; the server sends `SyncConnected` with node events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
@@ -177,6 +196,26 @@ pub enum KeeperState {
     Expired = -112,
     /// The client closed the session.
     Closed = 7,
+}
+
+impl KeeperState {
+    /// Every state.
+    pub const ALL: [KeeperState; 9] = [
+        KeeperState::Unknown,
+        KeeperState::Disconnected,
+        KeeperState::NoSyncConnected,
+        KeeperState::SyncConnected,
+        KeeperState::AuthFailed,
+        KeeperState::ConnectedReadOnly,
+        KeeperState::SaslAuthenticated,
+        KeeperState::Expired,
+        KeeperState::Closed,
+    ];
+
+    /// The state for a wire value.
+    pub fn from_code(code: i32) -> Option<KeeperState> {
+        KeeperState::ALL.iter().copied().find(|s| *s as i32 == code)
+    }
 }
 
 /// `Watcher.WatcherType`, the `type` of checkWatches/removeWatches.
@@ -323,4 +362,58 @@ pub mod perms {
     pub const ADMIN: i32 = 16;
     /// Everything.
     pub const ALL: i32 = READ | WRITE | CREATE | DELETE | ADMIN;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opcodes_round_trip() {
+        let mut known = 0;
+        for code in -20..=200 {
+            if let Some(op) = OpCode::from_code(code) {
+                assert_eq!(op.code(), code);
+                known += 1;
+            }
+        }
+        assert_eq!(known, 33);
+        assert_eq!(OpCode::from_code(10), None);
+        assert_eq!(OpCode::from_code(23), None);
+    }
+
+    #[test]
+    fn watch_enums_round_trip() {
+        for e in EventType::ALL {
+            assert_eq!(EventType::from_code(e as i32), Some(e));
+        }
+        for s in KeeperState::ALL {
+            assert_eq!(KeeperState::from_code(s as i32), Some(s));
+        }
+        assert_eq!(EventType::from_code(0), None);
+        assert_eq!(KeeperState::from_code(2), None);
+        for code in 1..=5 {
+            assert_eq!(WatcherType::from_code(code).map(|w| w as i32), Some(code));
+        }
+        assert_eq!(WatcherType::from_code(0), None);
+        assert_eq!(
+            AddWatchMode::from_code(1),
+            Some(AddWatchMode::PersistentRecursive)
+        );
+        assert_eq!(AddWatchMode::from_code(2), None);
+    }
+
+    #[test]
+    fn create_flags_round_trip() {
+        for flags in 0..7 {
+            let mode = CreateMode::from_flags(flags).unwrap();
+            assert_eq!(mode.flags(), flags);
+        }
+        assert_eq!(CreateMode::from_flags(7), None);
+        assert_eq!(CreateMode::from_flags(-1), None);
+        assert!(CreateMode::EphemeralSequential.is_ephemeral());
+        assert!(CreateMode::PersistentSequentialWithTtl.is_sequential());
+        assert!(CreateMode::PersistentSequentialWithTtl.is_ttl());
+        assert!(CreateMode::Container.is_container());
+    }
 }

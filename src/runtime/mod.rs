@@ -289,7 +289,7 @@ async fn run_sequencer(
     }
     tracing::info!("sequencer ready");
     let mut last_tick_ms = clock.now_ms();
-    let mut last_report_ms = i64::MIN;
+    let mut last_report_ms = -1000;
     let tick_ms = i64::from(config.tick_time_ms / 2).max(10);
     while inbox_waiter.wait().await {
         let batches = std::mem::take(&mut *inbox.borrow_mut());
