@@ -27,9 +27,9 @@
 pub mod admin;
 pub mod config;
 pub mod constants;
+pub mod net;
 pub mod proto;
 pub mod runtime;
-pub mod net;
 pub mod session;
 pub mod tree;
 pub mod txn;

@@ -26,7 +26,12 @@ use crate::runtime::Reports;
 pub type ShardRef = Rc<RefCell<Shard>>;
 
 /// Accepts connections for one shard until the listener fails.
-pub async fn accept_loop(listener: TcpListener, shard: ShardRef, clock: Clock, reports: std::sync::Arc<Reports>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    shard: ShardRef,
+    clock: Clock,
+    reports: std::sync::Arc<Reports>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok(stream) => stream,
@@ -36,8 +41,14 @@ pub async fn accept_loop(listener: TcpListener, shard: ShardRef, clock: Clock, r
                 continue;
             }
         };
-        let Ok(peer) = stream.peer_addr() else { continue };
-        if !reports.admit(peer.ip(), shard.borrow().config().max_client_cnxns, shard.borrow().config().max_cnxns) {
+        let Ok(peer) = stream.peer_addr() else {
+            continue;
+        };
+        if !reports.admit(
+            peer.ip(),
+            shard.borrow().config().max_client_cnxns,
+            shard.borrow().config().max_cnxns,
+        ) {
             tracing::warn!(%peer, "too many connections: closing");
             continue;
         }
@@ -55,8 +66,24 @@ pub async fn accept_loop(listener: TcpListener, shard: ShardRef, clock: Clock, r
         let (writer_bell, writer_waiter) = bell();
         let (reader_bell, reader_waiter) = bell();
         let id = shard.borrow_mut().add_conn(peer, writer_bell, reader_bell);
-        glommio::spawn_local(write_loop(writer_stream, shard.clone(), id, writer_waiter, reports.clone())).detach();
-        glommio::spawn_local(read_loop(stream, shard.clone(), id, reader_waiter, clock, reports.clone(), peer)).detach();
+        glommio::spawn_local(write_loop(
+            writer_stream,
+            shard.clone(),
+            id,
+            writer_waiter,
+            reports.clone(),
+        ))
+        .detach();
+        glommio::spawn_local(read_loop(
+            stream,
+            shard.clone(),
+            id,
+            reader_waiter,
+            clock,
+            reports.clone(),
+            peer,
+        ))
+        .detach();
     }
 }
 
@@ -125,18 +152,24 @@ async fn read_loop(
             }
         }
     }
-    let mut shard_state = shard.borrow_mut();
-    shard_state.close(id);
-    drop(shard_state);
+    shard.borrow_mut().close(id);
     // The writer removes the connection once it has flushed.
     let _ = stream.shutdown(std::net::Shutdown::Read).await;
 }
 
-async fn write_loop(mut stream: TcpStream, shard: ShardRef, id: u64, wake: BellWaiter, reports: std::sync::Arc<Reports>) {
+async fn write_loop(
+    mut stream: TcpStream,
+    shard: ShardRef,
+    id: u64,
+    wake: BellWaiter,
+    reports: std::sync::Arc<Reports>,
+) {
     loop {
         let (out, closing) = {
             let mut shard = shard.borrow_mut();
-            let Some(conn) = shard.conns.get_mut(&id) else { break };
+            let Some(conn) = shard.conns.get_mut(&id) else {
+                break;
+            };
             (conn.out.split(), conn.phase == Phase::Closing)
         };
         if !out.is_empty() {

@@ -17,7 +17,12 @@ pub struct BellWaiter {
 /// A connected bell pair.
 pub fn bell() -> (Bell, BellWaiter) {
     let (tx, rx) = local_channel::new_bounded(1);
-    (Bell { tx: std::rc::Rc::new(tx) }, BellWaiter { rx })
+    (
+        Bell {
+            tx: std::rc::Rc::new(tx),
+        },
+        BellWaiter { rx },
+    )
 }
 
 impl Bell {

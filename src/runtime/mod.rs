@@ -16,15 +16,17 @@ pub mod shard;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often an executor checks whether the server is shutting down.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
 use futures_lite::future;
-use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
+use glommio::channels::shared_channel::{
+    self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
+};
 use glommio::{LocalExecutorBuilder, Placement};
 
 pub use report::Reports;
@@ -81,7 +83,9 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
     let config = Arc::new(config);
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (executors, shard_cores) = layout(config.cores.unwrap_or(available).min(available.max(1)));
-    let ip = config.client_port_address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = config
+        .client_port_address
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let (addr, placeholder) = reserve_port(SocketAddr::new(ip, config.client_port))?;
     let reports = Arc::new(Reports::new(config.clone(), shard_cores.len()));
     let tree = crate::tree::DataTree::with_extended_types(config.extended_types_enabled);
@@ -108,16 +112,28 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
         let stop = stop.clone();
         let seq_io = if core == 0 { sequencer_io.take() } else { None };
         let shard_index = shard_cores.iter().position(|c| *c == core);
-        let shard_io = shard_index.map(|i| (i, to_seq_tx[i].take().expect("one per shard"), to_shard_rx[i].take().expect("one per shard")));
+        let shard_io = shard_index.map(|i| {
+            (
+                i,
+                to_seq_tx[i].take().expect("one per shard"),
+                to_shard_rx[i].take().expect("one per shard"),
+            )
+        });
         let config = config.clone();
         let reports = reports.clone();
         let tree = tree.clone();
         let ready = ready_tx.clone();
-        let placement = if available > 1 { Placement::Fixed(core) } else { Placement::Unbound };
+        let placement = if available > 1 {
+            Placement::Fixed(core)
+        } else {
+            Placement::Unbound
+        };
         let join = LocalExecutorBuilder::new(placement)
             .name(&format!("ck-core{core}"))
             .spawn(move || async move {
-                let work = core_main(core, config, tree, reports, clock, addr, seq_io, shard_io, ready);
+                let work = core_main(
+                    core, config, tree, reports, clock, addr, seq_io, shard_io, ready,
+                );
                 // A flag, not a ring: a ring's `connect` would stay pending (and be
                 // woken spuriously by glommio's shared-channel poller) until shutdown.
                 let stopped = async {
@@ -144,15 +160,25 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
 /// Binds (without listening) to learn the port when 0 was asked for; the
 /// shards then bind the same port with SO_REUSEPORT.
 fn reserve_port(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socket)> {
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
-    let bound = socket.local_addr()?.as_socket().ok_or_else(|| std::io::Error::other("not an inet socket"))?;
+    let bound = socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| std::io::Error::other("not an inet socket"))?;
     Ok((bound, socket))
 }
 
-type SequencerIo = (Vec<SharedReceiver<Vec<SeqRequest>>>, Vec<SharedSender<Commit>>);
+type SequencerIo = (
+    Vec<SharedReceiver<Vec<SeqRequest>>>,
+    Vec<SharedSender<Commit>>,
+);
 type ShardIo = (usize, SharedSender<Vec<SeqRequest>>, SharedReceiver<Commit>);
 
 #[allow(clippy::too_many_arguments)]
@@ -167,18 +193,44 @@ async fn core_main(
     shard_io: Option<ShardIo>,
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
 ) {
-    tracing::debug!(core, sequencer = seq_io.is_some(), shard = shard_io.is_some(), "core starting");
-    let sequencer = seq_io.map(|(rx, tx)| glommio::spawn_local(run_sequencer(config.clone(), tree.clone(), reports.clone(), clock, rx, tx)));
+    tracing::debug!(
+        core,
+        sequencer = seq_io.is_some(),
+        shard = shard_io.is_some(),
+        "core starting"
+    );
+    let sequencer = seq_io.map(|(rx, tx)| {
+        glommio::spawn_local(run_sequencer(
+            config.clone(),
+            tree.clone(),
+            reports.clone(),
+            clock,
+            rx,
+            tx,
+        ))
+    });
     if let Some((index, tx, rx)) = shard_io {
         let listener = match glommio::net::TcpListener::bind(addr) {
             Ok(listener) => listener,
             Err(error) => {
-                let _ = ready.send(Err(std::io::Error::other(format!("cannot listen on {addr}: {error}"))));
+                let _ = ready.send(Err(std::io::Error::other(format!(
+                    "cannot listen on {addr}: {error}"
+                ))));
                 return;
             }
         };
         let _ = ready.send(Ok(()));
-        run_shard(index, config, Arc::new(tree), reports, clock, listener, tx, rx).await;
+        run_shard(
+            index,
+            config,
+            Arc::new(tree),
+            reports,
+            clock,
+            listener,
+            tx,
+            rx,
+        )
+        .await;
     }
     if let Some(sequencer) = sequencer {
         sequencer.await;
@@ -197,12 +249,23 @@ async fn run_shard(
     from_seq: SharedReceiver<Commit>,
 ) {
     let (outbox_bell, outbox_waiter) = bell();
-    let shard: ShardRef = Rc::new(RefCell::new(Shard::new(index, config.clone(), view, outbox_bell.clone())));
+    let shard: ShardRef = Rc::new(RefCell::new(Shard::new(
+        index,
+        config.clone(),
+        view,
+        outbox_bell.clone(),
+    )));
     let to_seq = to_seq.connect().await;
     let from_seq = from_seq.connect().await;
     glommio::spawn_local(flush_outbox(shard.clone(), to_seq, outbox_waiter)).detach();
     glommio::spawn_local(receive_commits(shard.clone(), from_seq, clock)).detach();
-    glommio::spawn_local(shard_ticks(shard.clone(), reports.clone(), clock, outbox_bell)).detach();
+    glommio::spawn_local(shard_ticks(
+        shard.clone(),
+        reports.clone(),
+        clock,
+        outbox_bell,
+    ))
+    .detach();
     accept_loop(listener, shard, clock, reports).await;
 }
 
@@ -229,7 +292,12 @@ async fn receive_commits(shard: ShardRef, from_seq: ConnectedReceiver<Commit>, c
 }
 
 /// Session touches go to the sequencer a few times per tick; reports refresh once per second.
-async fn shard_ticks(shard: ShardRef, reports: Arc<Reports>, clock: Clock, outbox_bell: bell::Bell) {
+async fn shard_ticks(
+    shard: ShardRef,
+    reports: Arc<Reports>,
+    clock: Clock,
+    outbox_bell: bell::Bell,
+) {
     let tick_ms = u64::from(shard.borrow().config().tick_time_ms);
     let period = Duration::from_millis((tick_ms / 4).clamp(10, 500));
     let mut since_report = Duration::ZERO;
@@ -257,7 +325,13 @@ async fn run_sequencer(
     from_shards: Vec<SharedReceiver<Vec<SeqRequest>>>,
     to_shards: Vec<SharedSender<Commit>>,
 ) {
-    let sequencer = Rc::new(RefCell::new(Sequencer::new(config.clone(), tree, to_shards.len(), clock.now_ms(), clock.wall_ms())));
+    let sequencer = Rc::new(RefCell::new(Sequencer::new(
+        config.clone(),
+        tree,
+        to_shards.len(),
+        clock.now_ms(),
+        clock.wall_ms(),
+    )));
     let inbox: Rc<RefCell<Vec<Vec<SeqRequest>>>> = Rc::new(RefCell::new(Vec::new()));
     let (inbox_bell, inbox_waiter) = bell();
     for rx in from_shards {

@@ -56,7 +56,9 @@ impl Reports {
         Reports {
             config,
             started: Instant::now(),
-            shards: (0..shards).map(|_| Mutex::new(ShardReport::default())).collect(),
+            shards: (0..shards)
+                .map(|_| Mutex::new(ShardReport::default()))
+                .collect(),
             sequencer: Mutex::new(SequencerReport::default()),
             connections: Mutex::new((0, HashMap::new())),
         }
@@ -122,8 +124,16 @@ impl Reports {
                 timeout_ms: i64::from(conn.timeout_ms),
                 last_cxid: i64::from(s.last_cxid),
                 last_zxid: s.last_zxid,
-                min_latency_ms: if s.latency_count > 0 { s.latency_min_ms } else { 0 },
-                avg_latency_ms: if s.latency_count > 0 { s.latency_sum_ms / s.latency_count as i64 } else { 0 },
+                min_latency_ms: if s.latency_count > 0 {
+                    s.latency_min_ms
+                } else {
+                    0
+                },
+                avg_latency_ms: if s.latency_count > 0 {
+                    s.latency_sum_ms / s.latency_count as i64
+                } else {
+                    0
+                },
                 max_latency_ms: s.latency_max_ms,
                 ..ConnectionInfo::default()
             });
@@ -144,7 +154,8 @@ impl Reports {
         let mut ephemerals_by_session: Vec<(i64, Vec<String>)> = tree
             .ephemeral_sessions()
             .map(|(session, _)| {
-                let mut paths: Vec<String> = tree.ephemerals(session).map(|p| p.to_string()).collect();
+                let mut paths: Vec<String> =
+                    tree.ephemerals(session).map(|p| p.to_string()).collect();
                 paths.sort();
                 (session, paths)
             })
@@ -220,7 +231,10 @@ fn open_fds() -> u64 {
 }
 
 fn max_fds() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we pass and nothing else.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
     if ok {

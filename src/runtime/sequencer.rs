@@ -62,7 +62,13 @@ pub struct Sequencer {
 
 impl Sequencer {
     /// A sequencer over an empty tree.
-    pub fn new(config: Arc<Config>, tree: DataTree, shards: usize, now_ms: i64, wall_ms: i64) -> Sequencer {
+    pub fn new(
+        config: Arc<Config>,
+        tree: DataTree,
+        shards: usize,
+        now_ms: i64,
+        wall_ms: i64,
+    ) -> Sequencer {
         let sessions = SessionTable::new(config.tick_time_ms, config.server_id, wall_ms);
         Sequencer {
             tree,
@@ -98,12 +104,29 @@ impl Sequencer {
     /// Handles one request from a shard.
     pub fn handle(&mut self, request: SeqRequest, now_ms: i64, wall_ms: i64) {
         match request {
-            SeqRequest::Connect { conn, session_id, password, timeout_ms, last_zxid_seen } => {
-                self.connect(conn, session_id, password, timeout_ms, last_zxid_seen, now_ms, wall_ms)
-            }
-            SeqRequest::Write { conn, session, xid, op, body, auth } => {
-                self.write(conn, session, xid, op, &body, &auth, now_ms, wall_ms)
-            }
+            SeqRequest::Connect {
+                conn,
+                session_id,
+                password,
+                timeout_ms,
+                last_zxid_seen,
+            } => self.connect(
+                conn,
+                session_id,
+                password,
+                timeout_ms,
+                last_zxid_seen,
+                now_ms,
+                wall_ms,
+            ),
+            SeqRequest::Write {
+                conn,
+                session,
+                xid,
+                op,
+                body,
+                auth,
+            } => self.write(conn, session, xid, op, &body, &auth, now_ms, wall_ms),
             SeqRequest::Touch(ids) => {
                 for id in ids {
                     self.sessions.touch(id, now_ms);
@@ -130,11 +153,20 @@ impl Sequencer {
         now_ms: i64,
         wall_ms: i64,
     ) {
-        let refused = Connected { conn: conn.conn, session: SessionId(0), timeout_ms: 0, password: [0; 16], zxid_ahead: false };
+        let refused = Connected {
+            conn: conn.conn,
+            session: SessionId(0),
+            timeout_ms: 0,
+            password: [0; 16],
+            zxid_ahead: false,
+        };
         if last_zxid_seen > self.zxid {
             // ZooKeeper: "Refusing session request for client as it has seen zxid
             // ... our last zxid is ...": the client must try another server.
-            self.out[conn.shard].connected.push(Connected { zxid_ahead: true, ..refused });
+            self.out[conn.shard].connected.push(Connected {
+                zxid_ahead: true,
+                ..refused
+            });
             return;
         }
         if session_id.0 == 0 {
@@ -142,7 +174,13 @@ impl Sequencer {
             self.commit_txn(id, 0, TxnOp::CreateSession { timeout_ms }, wall_ms);
             self.sessions.add(id, timeout_ms, now_ms);
             self.owners.insert(id, conn);
-            let connected = Connected { conn: conn.conn, session: id, timeout_ms, password: session_password(id), zxid_ahead: false };
+            let connected = Connected {
+                conn: conn.conn,
+                session: id,
+                timeout_ms,
+                password: session_password(id),
+                zxid_ahead: false,
+            };
             self.out[conn.shard].connected.push(connected);
             return;
         }
@@ -156,7 +194,13 @@ impl Sequencer {
                         self.out[previous.shard].close.push(previous.conn);
                     }
                 }
-                let connected = Connected { conn: conn.conn, session: session_id, timeout_ms, password, zxid_ahead: false };
+                let connected = Connected {
+                    conn: conn.conn,
+                    session: session_id,
+                    timeout_ms,
+                    password,
+                    zxid_ahead: false,
+                };
                 self.out[conn.shard].connected.push(connected);
             }
             Err(_) => self.out[conn.shard].connected.push(refused),
@@ -179,9 +223,20 @@ impl Sequencer {
         if op == OpCode::Sync {
             let path = decode(op, body, self.config.jute_maxbuffer)
                 .ok()
-                .and_then(|r| if let Request::Sync(p) = r { Some(p.path.to_owned()) } else { None })
+                .and_then(|r| {
+                    if let Request::Sync(p) = r {
+                        Some(p.path.to_owned())
+                    } else {
+                        None
+                    }
+                })
                 .unwrap_or_default();
-            let reply = WriteReply { conn: conn.conn, xid, zxid: self.zxid, outcome: WriteOutcome::Sync(path) };
+            let reply = WriteReply {
+                conn: conn.conn,
+                xid,
+                zxid: self.zxid,
+                outcome: WriteOutcome::Sync(path),
+            };
             self.out[conn.shard].replies.push(reply);
             return;
         }
@@ -210,7 +265,12 @@ impl Sequencer {
             self.sessions.remove(session);
             self.owners.remove(&session);
         }
-        let reply = WriteReply { conn: conn.conn, xid, zxid: self.zxid, outcome: WriteOutcome::Txn(result) };
+        let reply = WriteReply {
+            conn: conn.conn,
+            xid,
+            zxid: self.zxid,
+            outcome: WriteOutcome::Txn(result),
+        };
         self.out[conn.shard].replies.push(reply);
         if closing {
             self.out[conn.shard].close.push(conn.conn);
@@ -220,11 +280,18 @@ impl Sequencer {
     /// Assigns the next zxid, applies the txn and records its events.
     fn commit_txn(&mut self, session: SessionId, cxid: Xid, op: TxnOp, wall_ms: i64) -> OpResult {
         self.zxid = self.zxid.next();
-        let txn = Txn { zxid: self.zxid, time_ms: wall_ms, session, cxid, op };
+        let txn = Txn {
+            zxid: self.zxid,
+            time_ms: wall_ms,
+            session,
+            cxid,
+            op,
+        };
         self.scratch_events.clear();
         let result = apply(&mut self.tree, &txn, &mut self.scratch_events);
         let zxid = self.zxid;
-        self.events.extend(self.scratch_events.drain(..).map(|e| (zxid, e)));
+        self.events
+            .extend(self.scratch_events.drain(..).map(|e| (zxid, e)));
         self.counters.txns += 1;
         self.dirty = true;
         result
@@ -282,7 +349,9 @@ impl Sequencer {
     }
 
     fn is_reapable(&self, path: &str, wall_ms: i64) -> bool {
-        let Some(node) = self.tree.get(path) else { return false };
+        let Some(node) = self.tree.get(path) else {
+            return false;
+        };
         if node.stat.num_children > 0 {
             return false;
         }
@@ -296,7 +365,10 @@ impl Sequencer {
     /// Takes what the handled requests produced: one commit per shard, or None if
     /// nothing happened since the last publication.
     pub fn publish(&mut self) -> Option<Vec<Commit>> {
-        let any_output = self.out.iter().any(|o| !o.connected.is_empty() || !o.replies.is_empty() || !o.close.is_empty());
+        let any_output = self
+            .out
+            .iter()
+            .any(|o| !o.connected.is_empty() || !o.replies.is_empty() || !o.close.is_empty());
         if !self.dirty && !any_output {
             return None;
         }
@@ -319,7 +391,11 @@ impl Sequencer {
     }
 }
 
-fn decode(op: OpCode, body: &Bytes, max: usize) -> Result<Request<'_>, crate::proto::jute::DecodeError> {
+fn decode(
+    op: OpCode,
+    body: &Bytes,
+    max: usize,
+) -> Result<Request<'_>, crate::proto::jute::DecodeError> {
     let mut reader = Reader::new(body, max);
     Request::decode(op, &mut reader)
 }

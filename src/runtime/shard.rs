@@ -18,11 +18,13 @@ use super::msg::{Commit, ConnRef, Connected, SeqRequest, WriteOutcome, WriteRepl
 use crate::config::Config;
 use crate::proto::frame::{begin_frame, end_frame};
 use crate::proto::jute::{JuteWrite, Reader};
-use crate::proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, RequestHeader};
 use crate::proto::records::SetWatches;
+use crate::proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, RequestHeader};
 use crate::proto::request::{MultiReadOp, PathWatch};
 use crate::proto::response::{encode_multi_response, encode_notification, MultiResult};
-use crate::proto::{opcode::xid, perms, Acl, ErrorCode, EventType, Id, OpCode, Request, Stat, WatcherType};
+use crate::proto::{
+    opcode::xid, perms, Acl, ErrorCode, EventType, Id, OpCode, Request, Stat, WatcherType,
+};
 use crate::session::negotiate_timeout;
 use crate::tree::acl::{check_acl, digest};
 use crate::tree::{DataTree, Node, TreeEvent};
@@ -196,7 +198,11 @@ impl Shard {
         let id = self.next_conn;
         self.next_conn += 1;
         let auth: Arc<[Id]> = Arc::from(vec![Id::new("ip", peer.ip().to_string())]);
-        let stats = ConnStats { latency_min_ms: i64::MAX, established_ms: self.now_ms, ..ConnStats::default() };
+        let stats = ConnStats {
+            latency_min_ms: i64::MAX,
+            established_ms: self.now_ms,
+            ..ConnStats::default()
+        };
         let conn = Conn {
             peer,
             phase: Phase::New,
@@ -218,8 +224,14 @@ impl Shard {
     pub fn remove_conn(&mut self, id: u64) {
         if let Some(conn) = self.conns.remove(&id) {
             self.watches.remove_watcher(id);
-            let conn_ref = ConnRef { shard: self.id, conn: id };
-            self.send(SeqRequest::Disconnected { conn: conn_ref, session: conn.session });
+            let conn_ref = ConnRef {
+                shard: self.id,
+                conn: id,
+            };
+            self.send(SeqRequest::Disconnected {
+                conn: conn_ref,
+                session: conn.session,
+            });
         }
     }
 
@@ -236,7 +248,9 @@ impl Shard {
     /// Handles one complete frame from a connection.
     pub fn on_frame(&mut self, id: u64, frame: Bytes) -> Verdict {
         self.counters.received += 1;
-        let Some(conn) = self.conns.get_mut(&id) else { return Verdict::Close };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return Verdict::Close;
+        };
         conn.stats.received += 1;
         if let Some(session) = conn.session {
             self.touched.insert(session);
@@ -256,8 +270,11 @@ impl Shard {
                 return Verdict::Close;
             }
         };
-        let timeout_ms =
-            negotiate_timeout(request.timeout_ms, self.config.min_session_timeout_ms, self.config.max_session_timeout_ms);
+        let timeout_ms = negotiate_timeout(
+            request.timeout_ms,
+            self.config.min_session_timeout_ms,
+            self.config.max_session_timeout_ms,
+        );
         let mut password = [0u8; 16];
         if request.passwd.len() == password.len() {
             password.copy_from_slice(&request.passwd);
@@ -266,7 +283,10 @@ impl Shard {
         conn.phase = Phase::Handshaking;
         conn.with_read_only = request.read_only.is_some();
         conn.queue.push_back(Pending::Handshake);
-        let conn_ref = ConnRef { shard: self.id, conn: id };
+        let conn_ref = ConnRef {
+            shard: self.id,
+            conn: id,
+        };
         self.send(SeqRequest::Connect {
             conn: conn_ref,
             session_id: SessionId(request.session_id),
@@ -299,12 +319,25 @@ impl Shard {
                 self.reply_empty(id, xid::PING, zxid, ErrorCode::Ok);
                 Verdict::Continue
             }
-            Class::Refuse => self.refuse(id, header.xid, ErrorCode::Unimplemented, "opcode not valid as a request"),
-            Class::Sasl => self.refuse(id, header.xid, ErrorCode::AuthFailed, "SASL is not supported"),
+            Class::Refuse => self.refuse(
+                id,
+                header.xid,
+                ErrorCode::Unimplemented,
+                "opcode not valid as a request",
+            ),
+            Class::Sasl => self.refuse(
+                id,
+                header.xid,
+                ErrorCode::AuthFailed,
+                "SASL is not supported",
+            ),
             class => {
                 let conn = self.conns.get_mut(&id).expect("caller checked");
                 let runnable = match class {
-                    Class::Write => conn.queue.iter().all(|p| matches!(p, Pending::Awaiting { .. })),
+                    Class::Write => conn
+                        .queue
+                        .iter()
+                        .all(|p| matches!(p, Pending::Awaiting { .. })),
                     _ => conn.queue.is_empty(),
                 };
                 if conn.phase != Phase::Established || !runnable {
@@ -339,9 +372,15 @@ impl Shard {
         let op = OpCode::from_code(header.op_code).expect("checked on arrival");
         if class_of(op) == Class::Write {
             let conn = self.conns.get_mut(&id).expect("caller checked");
-            conn.queue.push_back(Pending::Awaiting { xid: header.xid, since_ms: self.now_ms });
+            conn.queue.push_back(Pending::Awaiting {
+                xid: header.xid,
+                since_ms: self.now_ms,
+            });
             let request = SeqRequest::Write {
-                conn: ConnRef { shard: self.id, conn: id },
+                conn: ConnRef {
+                    shard: self.id,
+                    conn: id,
+                },
                 session: conn.session.expect("established"),
                 xid: header.xid,
                 op,
@@ -356,7 +395,12 @@ impl Shard {
             Ok(request) => self.run_local(id, header.xid, request),
             Err(error) => {
                 tracing::info!(conn = id, %error, "malformed request body");
-                self.refuse(id, header.xid, ErrorCode::MarshallingError, "malformed request body")
+                self.refuse(
+                    id,
+                    header.xid,
+                    ErrorCode::MarshallingError,
+                    "malformed request body",
+                )
             }
         }
     }
@@ -389,19 +433,22 @@ impl Shard {
                     None => self.reply_error(id, xid, zxid, ErrorCode::NoNode),
                 }
             }
-            Request::GetData(PathWatch { path, watch }) => match self.readable(&view, path, perms::READ, &auth) {
-                Ok(node) => {
-                    if watch {
-                        self.watches.add_data(path, id);
+            Request::GetData(PathWatch { path, watch }) => {
+                match self.readable(&view, path, perms::READ, &auth) {
+                    Ok(node) => {
+                        if watch {
+                            self.watches.add_data(path, id);
+                        }
+                        self.reply_with(id, xid, zxid, |out| {
+                            out.put_jute_buf(&node.data);
+                            node.stat.encode(out);
+                        })
                     }
-                    self.reply_with(id, xid, zxid, |out| {
-                        out.put_jute_buf(&node.data);
-                        node.stat.encode(out);
-                    })
+                    Err(code) => self.reply_error(id, xid, zxid, code),
                 }
-                Err(code) => self.reply_error(id, xid, zxid, code),
-            },
-            Request::GetChildren(PathWatch { path, watch }) | Request::GetChildren2(PathWatch { path, watch }) => {
+            }
+            Request::GetChildren(PathWatch { path, watch })
+            | Request::GetChildren2(PathWatch { path, watch }) => {
                 let with_stat = matches!(request, Request::GetChildren2(_));
                 match self.readable(&view, path, perms::READ, &auth) {
                     Ok(node) => {
@@ -432,13 +479,17 @@ impl Shard {
                     })
                 }
             },
-            Request::GetAllChildrenNumber(p) => match self.readable(&view, p.path, perms::READ, &auth) {
-                Ok(_) => {
-                    let count = view.all_children_number(p.path).unwrap_or(0);
-                    self.reply_with(id, xid, zxid, |out| out.extend_from_slice(&(count as i32).to_be_bytes()))
+            Request::GetAllChildrenNumber(p) => {
+                match self.readable(&view, p.path, perms::READ, &auth) {
+                    Ok(_) => {
+                        let count = view.all_children_number(p.path).unwrap_or(0);
+                        self.reply_with(id, xid, zxid, |out| {
+                            out.extend_from_slice(&(count as i32).to_be_bytes())
+                        })
+                    }
+                    Err(code) => self.reply_error(id, xid, zxid, code),
                 }
-                Err(code) => self.reply_error(id, xid, zxid, code),
-            },
+            }
             Request::GetEphemerals(p) => {
                 let session = self.conns[&id].session.unwrap_or_default();
                 let prefix = p.path.trim();
@@ -456,17 +507,29 @@ impl Shard {
                 })
             }
             Request::MultiRead(ops) => {
-                let results: Vec<MultiResult> = ops.iter().map(|op| self.multi_read_op(&view, op, &auth)).collect();
+                let results: Vec<MultiResult> = ops
+                    .iter()
+                    .map(|op| self.multi_read_op(&view, op, &auth))
+                    .collect();
                 self.reply_with(id, xid, zxid, |out| encode_multi_response(out, &results))
             }
             Request::AddWatch(req) => {
                 let recursive = match req.mode {
                     0 => false,
                     1 => true,
-                    _ => return self.refuse(id, xid, ErrorCode::MarshallingError, "bad addWatch mode"),
+                    _ => {
+                        return self.refuse(
+                            id,
+                            xid,
+                            ErrorCode::MarshallingError,
+                            "bad addWatch mode",
+                        )
+                    }
                 };
                 self.watches.add_persistent(req.path, id, recursive);
-                self.reply_with(id, xid, zxid, |out| out.extend_from_slice(&0i32.to_be_bytes()))
+                self.reply_with(id, xid, zxid, |out| {
+                    out.extend_from_slice(&0i32.to_be_bytes())
+                })
             }
             Request::CheckWatches(req) | Request::RemoveWatches(req) => {
                 let remove = matches!(request, Request::RemoveWatches(_));
@@ -478,7 +541,11 @@ impl Shard {
                 } else {
                     self.watches.contains(req.path, id, kind)
                 };
-                let code = if found { ErrorCode::Ok } else { ErrorCode::NoWatcher };
+                let code = if found {
+                    ErrorCode::Ok
+                } else {
+                    ErrorCode::NoWatcher
+                };
                 self.reply_error(id, xid, zxid, code)
             }
             Request::SetWatches(req) => self.set_watches(id, xid, &view, &req),
@@ -500,7 +567,13 @@ impl Shard {
         }
     }
 
-    fn readable<'t>(&self, view: &'t DataTree, path: &str, perm: i32, auth: &[Id]) -> Result<&'t Node, ErrorCode> {
+    fn readable<'t>(
+        &self,
+        view: &'t DataTree,
+        path: &str,
+        perm: i32,
+        auth: &[Id],
+    ) -> Result<&'t Node, ErrorCode> {
         let node = view.get(path).ok_or(ErrorCode::NoNode)?;
         if !self.can_read(&node.acl, perm, auth) {
             return Err(ErrorCode::NoAuth);
@@ -511,11 +584,16 @@ impl Shard {
     fn multi_read_op(&self, view: &DataTree, op: &MultiReadOp<'_>, auth: &[Id]) -> MultiResult {
         match op {
             MultiReadOp::GetChildren(path) => match self.readable(view, path, perms::READ, auth) {
-                Ok(node) => MultiResult::GetChildren { children: node.children.iter().map(|c| c.to_string()).collect() },
+                Ok(node) => MultiResult::GetChildren {
+                    children: node.children.iter().map(|c| c.to_string()).collect(),
+                },
                 Err(code) => MultiResult::Error { err: code.code() },
             },
             MultiReadOp::GetData(path) => match self.readable(view, path, perms::READ, auth) {
-                Ok(node) => MultiResult::GetData { data: node.data.clone(), stat: node.stat },
+                Ok(node) => MultiResult::GetData {
+                    data: node.data.clone(),
+                    stat: node.stat,
+                },
                 Err(code) => MultiResult::Error { err: code.code() },
             },
         }
@@ -595,7 +673,13 @@ impl Shard {
         Verdict::Continue
     }
 
-    fn reply_with(&mut self, id: u64, xid: Xid, zxid: i64, body: impl FnOnce(&mut BytesMut)) -> Verdict {
+    fn reply_with(
+        &mut self,
+        id: u64,
+        xid: Xid,
+        zxid: i64,
+        body: impl FnOnce(&mut BytesMut),
+    ) -> Verdict {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         let start = begin_frame(&mut conn.out);
         ReplyHeader { xid, zxid, err: 0 }.encode(&mut conn.out);
@@ -611,7 +695,12 @@ impl Shard {
     fn reply_empty(&mut self, id: u64, xid: Xid, zxid: i64, code: ErrorCode) {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         let start = begin_frame(&mut conn.out);
-        ReplyHeader { xid, zxid, err: code.code() }.encode(&mut conn.out);
+        ReplyHeader {
+            xid,
+            zxid,
+            err: code.code(),
+        }
+        .encode(&mut conn.out);
         end_frame(&mut conn.out, start);
         conn.stats.sent += 1;
         self.counters.sent += 1;
@@ -648,9 +737,14 @@ impl Shard {
             fired.clear();
             self.watches.trigger(event, &mut fired);
             for f in &fired {
-                let Some(conn) = self.conns.get_mut(&f.watcher) else { continue };
+                let Some(conn) = self.conns.get_mut(&f.watcher) else {
+                    continue;
+                };
                 // ZooKeeper 3.9 drops events for nodes the watcher may not read.
-                let acl = new.get(&f.path).or_else(|| old.get(&f.path)).map(|n| &n.acl);
+                let acl = new
+                    .get(&f.path)
+                    .or_else(|| old.get(&f.path))
+                    .map(|n| &n.acl);
                 if let Some(acl) = acl {
                     if !self.config.skip_acl && !check_acl(acl, perms::READ, &conn.auth) {
                         continue;
@@ -666,9 +760,14 @@ impl Shard {
     }
 
     fn on_connected(&mut self, c: Connected) {
-        let Some(conn) = self.conns.get_mut(&c.conn) else { return };
+        let Some(conn) = self.conns.get_mut(&c.conn) else {
+            return;
+        };
         let head = conn.queue.pop_front();
-        assert!(matches!(head, Some(Pending::Handshake)), "handshake reply without a handshake");
+        assert!(
+            matches!(head, Some(Pending::Handshake)),
+            "handshake reply without a handshake"
+        );
         if c.zxid_ahead {
             tracing::info!(peer = %conn.peer, "refusing session: client has seen a newer zxid than this server");
             self.close(c.conn);
@@ -698,11 +797,16 @@ impl Shard {
 
     fn on_write_reply(&mut self, reply: WriteReply) {
         let now_ms = self.now_ms;
-        let Some(conn) = self.conns.get_mut(&reply.conn) else { return };
+        let Some(conn) = self.conns.get_mut(&reply.conn) else {
+            return;
+        };
         let Some(Pending::Awaiting { xid, since_ms }) = conn.queue.pop_front() else {
             panic!("write reply for a connection with no write pending");
         };
-        assert_eq!(xid, reply.xid, "write replies must come back in request order");
+        assert_eq!(
+            xid, reply.xid,
+            "write replies must come back in request order"
+        );
         let latency = (now_ms - since_ms).max(0);
         conn.stats.latency_min_ms = conn.stats.latency_min_ms.min(latency);
         conn.stats.latency_max_ms = conn.stats.latency_max_ms.max(latency);
@@ -739,7 +843,10 @@ impl Shard {
                 let results: Vec<MultiResult> = results.iter().map(multi_result).collect();
                 self.reply_with(id, xid, zxid, |out| encode_multi_response(out, &results));
             }
-            OpResult::Deleted | OpResult::Checked | OpResult::SessionCreated | OpResult::SessionClosed => {
+            OpResult::Deleted
+            | OpResult::Checked
+            | OpResult::SessionCreated
+            | OpResult::SessionClosed => {
                 self.reply_empty(id, xid, zxid, ErrorCode::Ok);
             }
         }
@@ -750,7 +857,9 @@ impl Shard {
         let mut index = 0;
         let mut blocked = false;
         loop {
-            let Some(conn) = self.conns.get_mut(&id) else { return };
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
             if conn.phase != Phase::Established || index >= conn.queue.len() {
                 break;
             }
@@ -761,14 +870,17 @@ impl Shard {
                     continue;
                 }
                 Pending::Deferred { header, .. } => {
-                    let write = OpCode::from_code(header.op_code).is_some_and(|op| class_of(op) == Class::Write);
+                    let write = OpCode::from_code(header.op_code)
+                        .is_some_and(|op| class_of(op) == Class::Write);
                     (write, *header)
                 }
             };
             if !is_write && blocked {
                 break;
             }
-            let Some(Pending::Deferred { body, .. }) = conn.queue.remove(index) else { unreachable!() };
+            let Some(Pending::Deferred { body, .. }) = conn.queue.remove(index) else {
+                unreachable!()
+            };
             if is_write {
                 // `run` appends the write as Awaiting; put it back where it was.
                 self.run(id, header, body);
@@ -807,10 +919,11 @@ fn class_of(op: OpCode) -> Class {
     use OpCode::*;
     match op {
         Ping => Class::Ping,
-        Create | Create2 | CreateContainer | CreateTtl | Delete | SetData | SetAcl | Multi | Reconfig | DeleteContainer
-        | CloseSession | Sync => Class::Write,
-        Exists | GetData | GetAcl | GetChildren | GetChildren2 | MultiRead | CheckWatches | RemoveWatches | Auth
-        | SetWatches | SetWatches2 | GetEphemerals | GetAllChildrenNumber | AddWatch | WhoAmI => Class::Local,
+        Create | Create2 | CreateContainer | CreateTtl | Delete | SetData | SetAcl | Multi
+        | Reconfig | DeleteContainer | CloseSession | Sync => Class::Write,
+        Exists | GetData | GetAcl | GetChildren | GetChildren2 | MultiRead | CheckWatches
+        | RemoveWatches | Auth | SetWatches | SetWatches2 | GetEphemerals
+        | GetAllChildrenNumber | AddWatch | WhoAmI => Class::Local,
         Sasl => Class::Sasl,
         Check | Notification | CreateSession | Error => Class::Refuse,
     }
@@ -840,8 +953,17 @@ fn encode_acl_list(out: &mut BytesMut, acl: &[Acl], mask_digests: bool) {
 /// The reply shape of one multi sub-result (3.9: createTTL/createContainer report as create2).
 fn multi_result(result: &OpResult) -> MultiResult {
     match result {
-        OpResult::Created { op: OpCode::Create, path, .. } => MultiResult::Create { path: path.to_string() },
-        OpResult::Created { path, stat, .. } => MultiResult::Create2 { path: path.to_string(), stat: *stat },
+        OpResult::Created {
+            op: OpCode::Create,
+            path,
+            ..
+        } => MultiResult::Create {
+            path: path.to_string(),
+        },
+        OpResult::Created { path, stat, .. } => MultiResult::Create2 {
+            path: path.to_string(),
+            stat: *stat,
+        },
         OpResult::Deleted => MultiResult::Delete,
         OpResult::DataSet { stat } => MultiResult::SetData { stat: *stat },
         OpResult::Checked => MultiResult::Check,

@@ -34,7 +34,9 @@ impl JavaRandom {
     const MASK: i64 = (1 << 48) - 1;
 
     fn new(seed: i64) -> JavaRandom {
-        JavaRandom { seed: (seed ^ Self::MULTIPLIER) & Self::MASK }
+        JavaRandom {
+            seed: (seed ^ Self::MULTIPLIER) & Self::MASK,
+        }
     }
 
     fn next_i32(&mut self) -> i32 {
@@ -136,7 +138,14 @@ impl SessionTable {
     /// Registers a session (applying a create-session txn) and starts its clock.
     pub fn add(&mut self, id: SessionId, timeout_ms: u32, now_ms: i64) {
         let expires_at_ms = self.expiry_for(now_ms, timeout_ms);
-        let previous = self.sessions.insert(id, Session { id, timeout_ms, expires_at_ms });
+        let previous = self.sessions.insert(
+            id,
+            Session {
+                id,
+                timeout_ms,
+                expires_at_ms,
+            },
+        );
         if let Some(previous) = previous {
             self.unbucket(previous.id, previous.expires_at_ms);
         }
@@ -170,7 +179,11 @@ impl SessionTable {
     }
 
     /// Checks a reattach request: the session must be live and the password its own.
-    pub fn check_reattach(&self, id: SessionId, password: &[u8]) -> Result<&Session, ReattachError> {
+    pub fn check_reattach(
+        &self,
+        id: SessionId,
+        password: &[u8],
+    ) -> Result<&Session, ReattachError> {
         if password != session_password(id) {
             return Err(ReattachError::BadPassword);
         }
@@ -288,9 +301,15 @@ mod tests {
         table.add(id, 3000, 0);
         let good = session_password(id);
         assert!(table.check_reattach(id, &good).is_ok());
-        assert_eq!(table.check_reattach(id, &[0; 16]).unwrap_err(), ReattachError::BadPassword);
+        assert_eq!(
+            table.check_reattach(id, &[0; 16]).unwrap_err(),
+            ReattachError::BadPassword
+        );
         table.remove(id);
-        assert_eq!(table.check_reattach(id, &good).unwrap_err(), ReattachError::Unknown);
+        assert_eq!(
+            table.check_reattach(id, &good).unwrap_err(),
+            ReattachError::Unknown
+        );
     }
 
     #[test]

@@ -74,7 +74,11 @@ pub(super) fn apply_op(
                 time_ms,
                 events,
             ) {
-                Ok(stat) => OpResult::Created { op: create.op, path: Arc::from(create.path.as_str()), stat },
+                Ok(stat) => OpResult::Created {
+                    op: create.op,
+                    path: Arc::from(create.path.as_str()),
+                    stat,
+                },
                 Err(code) => OpResult::Error(code),
             }
         }
@@ -82,12 +86,14 @@ pub(super) fn apply_op(
             Ok(()) => OpResult::Deleted,
             Err(code) => OpResult::Error(code),
         },
-        TxnOp::SetData { path, data, version } => {
-            match tree.set_data(path, data.clone(), *version, zxid, time_ms, events) {
-                Ok(stat) => OpResult::DataSet { stat },
-                Err(code) => OpResult::Error(code),
-            }
-        }
+        TxnOp::SetData {
+            path,
+            data,
+            version,
+        } => match tree.set_data(path, data.clone(), *version, zxid, time_ms, events) {
+            Ok(stat) => OpResult::DataSet { stat },
+            Err(code) => OpResult::Error(code),
+        },
         TxnOp::SetAcl { path, acl, version } => {
             let acl = tree.intern_acl(acl);
             match tree.set_acl(path, acl, *version) {
@@ -120,10 +126,19 @@ fn apply_multi(
     let mut scratch_events = Vec::new();
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
-        let result = apply_op(&mut scratch, op, session, Zxid(zxid), time_ms, &mut scratch_events);
+        let result = apply_op(
+            &mut scratch,
+            op,
+            session,
+            Zxid(zxid),
+            time_ms,
+            &mut scratch_events,
+        );
         results.push(result);
     }
-    let failed = results.iter().position(|r| matches!(r, OpResult::Error(code) if *code != ErrorCode::Ok));
+    let failed = results
+        .iter()
+        .position(|r| matches!(r, OpResult::Error(code) if *code != ErrorCode::Ok));
     match failed {
         None if results.iter().all(|r| !matches!(r, OpResult::Error(_))) => {
             *tree = scratch;

@@ -107,7 +107,9 @@ impl TxnOp {
     pub fn is_error(&self) -> bool {
         match self {
             TxnOp::Error(_) => true,
-            TxnOp::Multi(ops) => ops.iter().any(|op| matches!(op, TxnOp::Error(code) if *code != ErrorCode::Ok)),
+            TxnOp::Multi(ops) => ops
+                .iter()
+                .any(|op| matches!(op, TxnOp::Error(code) if *code != ErrorCode::Ok)),
             _ => false,
         }
     }

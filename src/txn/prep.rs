@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use super::{apply, CreateTxn, TxnOp};
-use crate::proto::request::{CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, SetAclRequest, SetDataRequest};
+use crate::proto::request::{
+    CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, SetAclRequest, SetDataRequest,
+};
 use crate::proto::{perms, Acl, CreateMode, ErrorCode, Id, OpCode, Request};
 use crate::tree::acl::{check_acl, fixup_acl};
 use crate::tree::ephemeral::{ttl_to_ephemeral_owner, EphemeralType, CONTAINER_EPHEMERAL_OWNER};
@@ -60,12 +62,26 @@ fn prep_multi(ops: &[MultiOp<'_>], ctx: &PrepContext<'_>, tree: &DataTree) -> Tx
     let mut scratch = tree.clone();
     let mut txns = Vec::with_capacity(ops.len());
     for (index, op) in ops.iter().enumerate() {
-        let prepped = if ctx.session_live { prep_multi_op(op, ctx, &scratch) } else { Err(ErrorCode::SessionExpired) };
+        let prepped = if ctx.session_live {
+            prep_multi_op(op, ctx, &scratch)
+        } else {
+            Err(ErrorCode::SessionExpired)
+        };
         match prepped {
             Ok(txn) => {
                 let mut events = Vec::new();
-                let result = apply::apply_op(&mut scratch, &txn, ctx.session, ctx.zxid, ctx.time_ms, &mut events);
-                assert!(!matches!(result, apply::OpResult::Error(_)), "prep accepted what apply rejects: {txn:?}");
+                let result = apply::apply_op(
+                    &mut scratch,
+                    &txn,
+                    ctx.session,
+                    ctx.zxid,
+                    ctx.time_ms,
+                    &mut events,
+                );
+                assert!(
+                    !matches!(result, apply::OpResult::Error(_)),
+                    "prep accepted what apply rejects: {txn:?}"
+                );
                 txns.push(txn);
             }
             Err(code) => return failed_multi(ops.len(), index, code),
@@ -139,7 +155,11 @@ fn prep_create(req: &CreateRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) 
     if mode.is_ttl() && !(ctx.extended_types && tree.extended_types_enabled()) {
         return Err(ErrorCode::Unimplemented);
     }
-    let ttl = if req.op == OpCode::CreateTtl { req.ttl } else { -1 };
+    let ttl = if req.op == OpCode::CreateTtl {
+        req.ttl
+    } else {
+        -1
+    };
     let ttl_owner = if mode.is_ttl() {
         Some(ttl_to_ephemeral_owner(ttl).map_err(|_| ErrorCode::BadArguments)?)
     } else if ttl >= 0 {
@@ -147,7 +167,9 @@ fn prep_create(req: &CreateRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) 
     } else {
         None
     };
-    if req.op == OpCode::CreateContainer && !mode.is_container() || req.op != OpCode::CreateContainer && mode.is_container() {
+    if req.op == OpCode::CreateContainer && !mode.is_container()
+        || req.op != OpCode::CreateContainer && mode.is_container()
+    {
         // ZooKeeper's client always pairs opcode 19 with flags 4; anything else is malformed.
         return Err(ErrorCode::BadArguments);
     }
@@ -163,7 +185,11 @@ fn prep_create(req: &CreateRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) 
     // Sequential names and the txn's parentCVersion use the stored child-create
     // count, not the cversion clients see (DataNode.copyStat derives that one).
     let parent_cversion = parent.persisted_cversion;
-    let path = if mode.is_sequential() { sequential_name(req.path, parent_cversion) } else { req.path.to_owned() };
+    let path = if mode.is_sequential() {
+        sequential_name(req.path, parent_cversion)
+    } else {
+        req.path.to_owned()
+    };
     validate(&path, false)?;
     if tree.get(&path).is_some() {
         return Err(ErrorCode::NodeExists);
@@ -205,7 +231,9 @@ fn prep_delete(req: &DeleteRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) 
     if node.stat.num_children > 0 {
         return Err(ErrorCode::NotEmpty);
     }
-    Ok(TxnOp::Delete { path: req.path.to_owned() })
+    Ok(TxnOp::Delete {
+        path: req.path.to_owned(),
+    })
 }
 
 fn prep_delete_container(path: &str, tree: &DataTree) -> Prepped {
@@ -217,7 +245,9 @@ fn prep_delete_container(path: &str, tree: &DataTree) -> Prepped {
     if matches!(node.ephemeral_type, EphemeralType::Normal(_)) {
         return Err(ErrorCode::BadVersion);
     }
-    Ok(TxnOp::Delete { path: path.to_owned() })
+    Ok(TxnOp::Delete {
+        path: path.to_owned(),
+    })
 }
 
 fn prep_set_data(req: &SetDataRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) -> Prepped {
@@ -225,7 +255,11 @@ fn prep_set_data(req: &SetDataRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTre
     let node = record(tree, req.path)?;
     check_perm(&node.acl, perms::WRITE, ctx)?;
     let version = check_and_inc_version(node.stat.version, req.version)?;
-    Ok(TxnOp::SetData { path: req.path.to_owned(), data: compact(&req.data), version })
+    Ok(TxnOp::SetData {
+        path: req.path.to_owned(),
+        data: compact(&req.data),
+        version,
+    })
 }
 
 fn prep_set_acl(req: &SetAclRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) -> Prepped {
@@ -234,7 +268,11 @@ fn prep_set_acl(req: &SetAclRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree)
     let node = record(tree, req.path)?;
     check_perm(&node.acl, perms::ADMIN, ctx)?;
     let version = check_and_inc_version(node.stat.aversion, req.version)?;
-    Ok(TxnOp::SetAcl { path: req.path.to_owned(), acl, version })
+    Ok(TxnOp::SetAcl {
+        path: req.path.to_owned(),
+        acl,
+        version,
+    })
 }
 
 fn prep_check(req: &CheckVersionRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) -> Prepped {
@@ -242,5 +280,7 @@ fn prep_check(req: &CheckVersionRequest<'_>, ctx: &PrepContext<'_>, tree: &DataT
     let node = record(tree, req.path)?;
     check_perm(&node.acl, perms::READ, ctx)?;
     check_and_inc_version(node.stat.version, req.version)?;
-    Ok(TxnOp::Check { path: req.path.to_owned() })
+    Ok(TxnOp::Check {
+        path: req.path.to_owned(),
+    })
 }

@@ -42,12 +42,20 @@ struct Table {
 
 impl Table {
     fn add(&mut self, path: &str, watcher: WatcherId, bit: u8) {
-        let modes = self.by_path.entry(path.into()).or_default().entry(watcher).or_default();
+        let modes = self
+            .by_path
+            .entry(path.into())
+            .or_default()
+            .entry(watcher)
+            .or_default();
         if bit == Modes::RECURSIVE && !modes.has(bit) {
             self.recursive_count += 1;
         }
         modes.0 |= bit;
-        self.by_watcher.entry(watcher).or_default().insert(path.into());
+        self.by_watcher
+            .entry(watcher)
+            .or_default()
+            .insert(path.into());
     }
 
     /// Clears `bits` of a watcher's modes on a path; returns whether any was set.
@@ -259,7 +267,8 @@ impl WatchTable {
             WatcherType::Data => self.data.contains(path, watcher, Modes::STANDARD),
             WatcherType::Children => self.child.contains(path, watcher, Modes::STANDARD),
             WatcherType::Any => {
-                self.data.contains(path, watcher, u8::MAX) || self.child.contains(path, watcher, u8::MAX)
+                self.data.contains(path, watcher, u8::MAX)
+                    || self.child.contains(path, watcher, u8::MAX)
             }
             WatcherType::Persistent => {
                 self.data.contains(path, watcher, Modes::PERSISTENT)
@@ -313,7 +322,9 @@ impl WatchTable {
         let mut map: HashMap<WatcherId, HashSet<&str>> = HashMap::new();
         for table in [&self.data, &self.child] {
             for (watcher, paths) in &table.by_watcher {
-                map.entry(*watcher).or_default().extend(paths.iter().map(|p| &**p));
+                map.entry(*watcher)
+                    .or_default()
+                    .extend(paths.iter().map(|p| &**p));
             }
         }
         let mut out: Vec<(WatcherId, Vec<String>)> = map
@@ -333,7 +344,9 @@ impl WatchTable {
         let mut map: HashMap<&str, HashSet<WatcherId>> = HashMap::new();
         for table in [&self.data, &self.child] {
             for (path, watchers) in &table.by_path {
-                map.entry(path).or_default().extend(watchers.keys().copied());
+                map.entry(path)
+                    .or_default()
+                    .extend(watchers.keys().copied());
             }
         }
         let mut out: Vec<(String, Vec<WatcherId>)> = map
@@ -352,7 +365,11 @@ impl WatchTable {
 fn push(out: &mut Vec<Fired>, fired: HashSet<WatcherId>, event_type: EventType, path: &Arc<str>) {
     let mut fired: Vec<WatcherId> = fired.into_iter().collect();
     fired.sort_unstable();
-    out.extend(fired.into_iter().map(|watcher| Fired { watcher, event_type, path: path.clone() }));
+    out.extend(fired.into_iter().map(|watcher| Fired {
+        watcher,
+        event_type,
+        path: path.clone(),
+    }));
 }
 
 /// `DataTree.setWatches` for one data watch: the node's `mzxid` (None if gone)
@@ -399,7 +416,10 @@ mod tests {
 
     #[test]
     fn ancestors_walk_to_root() {
-        assert_eq!(ancestors("/a/b/c").collect::<Vec<_>>(), vec!["/a/b", "/a", "/"]);
+        assert_eq!(
+            ancestors("/a/b/c").collect::<Vec<_>>(),
+            vec!["/a/b", "/a", "/"]
+        );
         assert_eq!(ancestors("/a").collect::<Vec<_>>(), vec!["/"]);
         assert_eq!(ancestors("/").count(), 0);
     }
@@ -408,7 +428,10 @@ mod tests {
     fn standard_watches_fire_once() {
         let mut t = WatchTable::new();
         t.add_data("/a", 1);
-        assert_eq!(fire(&mut t, TreeEvent::DataChanged(p("/a"))), vec![(1, EventType::NodeDataChanged)]);
+        assert_eq!(
+            fire(&mut t, TreeEvent::DataChanged(p("/a"))),
+            vec![(1, EventType::NodeDataChanged)]
+        );
         assert!(fire(&mut t, TreeEvent::DataChanged(p("/a"))).is_empty());
         assert_eq!(t.watch_count(), 0);
     }
@@ -432,7 +455,10 @@ mod tests {
         t.add_child("/a", 1);
         assert!(fire(&mut t, TreeEvent::DataChanged(p("/a"))).is_empty());
         assert!(fire(&mut t, TreeEvent::Created(p("/a"))).is_empty());
-        assert_eq!(fire(&mut t, TreeEvent::ChildrenChanged(p("/a"))), vec![(1, EventType::NodeChildrenChanged)]);
+        assert_eq!(
+            fire(&mut t, TreeEvent::ChildrenChanged(p("/a"))),
+            vec![(1, EventType::NodeChildrenChanged)]
+        );
     }
 
     #[test]
@@ -440,21 +466,42 @@ mod tests {
         let mut t = WatchTable::new();
         t.add_persistent("/a", 1, false);
         for _ in 0..3 {
-            assert_eq!(fire(&mut t, TreeEvent::DataChanged(p("/a"))), vec![(1, EventType::NodeDataChanged)]);
-            assert_eq!(fire(&mut t, TreeEvent::ChildrenChanged(p("/a"))), vec![(1, EventType::NodeChildrenChanged)]);
+            assert_eq!(
+                fire(&mut t, TreeEvent::DataChanged(p("/a"))),
+                vec![(1, EventType::NodeDataChanged)]
+            );
+            assert_eq!(
+                fire(&mut t, TreeEvent::ChildrenChanged(p("/a"))),
+                vec![(1, EventType::NodeChildrenChanged)]
+            );
         }
-        assert!(fire(&mut t, TreeEvent::Created(p("/a/b"))).is_empty(), "not recursive");
+        assert!(
+            fire(&mut t, TreeEvent::Created(p("/a/b"))).is_empty(),
+            "not recursive"
+        );
     }
 
     #[test]
     fn recursive_watch_sees_subtree_but_never_children_changed() {
         let mut t = WatchTable::new();
         t.add_persistent("/a", 7, true);
-        assert_eq!(fire(&mut t, TreeEvent::Created(p("/a/b/c"))), vec![(7, EventType::NodeCreated)]);
-        assert_eq!(fire(&mut t, TreeEvent::DataChanged(p("/a"))), vec![(7, EventType::NodeDataChanged)]);
+        assert_eq!(
+            fire(&mut t, TreeEvent::Created(p("/a/b/c"))),
+            vec![(7, EventType::NodeCreated)]
+        );
+        assert_eq!(
+            fire(&mut t, TreeEvent::DataChanged(p("/a"))),
+            vec![(7, EventType::NodeDataChanged)]
+        );
         assert!(fire(&mut t, TreeEvent::ChildrenChanged(p("/a"))).is_empty());
-        assert!(fire(&mut t, TreeEvent::Created(p("/ab"))).is_empty(), "sibling prefix is not a child");
-        assert_eq!(fire(&mut t, TreeEvent::Deleted(p("/a/b"))), vec![(7, EventType::NodeDeleted)]);
+        assert!(
+            fire(&mut t, TreeEvent::Created(p("/ab"))).is_empty(),
+            "sibling prefix is not a child"
+        );
+        assert_eq!(
+            fire(&mut t, TreeEvent::Deleted(p("/a/b"))),
+            vec![(7, EventType::NodeDeleted)]
+        );
     }
 
     #[test]
@@ -462,8 +509,14 @@ mod tests {
         let mut t = WatchTable::new();
         t.add_persistent("/a", 1, false);
         t.add_data("/a", 1);
-        assert_eq!(fire(&mut t, TreeEvent::DataChanged(p("/a"))), vec![(1, EventType::NodeDataChanged)]);
-        assert!(!t.contains("/a", 1, WatcherType::Data), "standard part consumed");
+        assert_eq!(
+            fire(&mut t, TreeEvent::DataChanged(p("/a"))),
+            vec![(1, EventType::NodeDataChanged)]
+        );
+        assert!(
+            !t.contains("/a", 1, WatcherType::Data),
+            "standard part consumed"
+        );
         assert!(t.contains("/a", 1, WatcherType::Persistent));
     }
 
@@ -491,18 +544,27 @@ mod tests {
         t.add_persistent("/", 1, true);
         t.add_data("/a", 2);
         t.remove_watcher(1);
-        assert_eq!(fire(&mut t, TreeEvent::DataChanged(p("/a"))), vec![(2, EventType::NodeDataChanged)]);
+        assert_eq!(
+            fire(&mut t, TreeEvent::DataChanged(p("/a"))),
+            vec![(2, EventType::NodeDataChanged)]
+        );
         assert_eq!(t.watcher_count(), 0);
     }
 
     #[test]
     fn replay_rules_follow_set_watches() {
         assert_eq!(replay_data(None, 5), Replay::Fire(EventType::NodeDeleted));
-        assert_eq!(replay_data(Some(6), 5), Replay::Fire(EventType::NodeDataChanged));
+        assert_eq!(
+            replay_data(Some(6), 5),
+            Replay::Fire(EventType::NodeDataChanged)
+        );
         assert_eq!(replay_data(Some(5), 5), Replay::Registered);
         assert_eq!(replay_exist(true), Replay::Fire(EventType::NodeCreated));
         assert_eq!(replay_exist(false), Replay::Registered);
-        assert_eq!(replay_child(Some(9), 5), Replay::Fire(EventType::NodeChildrenChanged));
+        assert_eq!(
+            replay_child(Some(9), 5),
+            Replay::Fire(EventType::NodeChildrenChanged)
+        );
         assert_eq!(replay_child(Some(1), 5), Replay::Registered);
     }
 
@@ -512,8 +574,17 @@ mod tests {
         t.add_data("/b", 2);
         t.add_child("/a", 2);
         t.add_data("/a", 1);
-        assert_eq!(t.by_watcher(), vec![(1, vec!["/a".to_owned()]), (2, vec!["/a".to_owned(), "/b".to_owned()])]);
-        assert_eq!(t.by_path(), vec![("/a".to_owned(), vec![1, 2]), ("/b".to_owned(), vec![2])]);
+        assert_eq!(
+            t.by_watcher(),
+            vec![
+                (1, vec!["/a".to_owned()]),
+                (2, vec!["/a".to_owned(), "/b".to_owned()])
+            ]
+        );
+        assert_eq!(
+            t.by_path(),
+            vec![("/a".to_owned(), vec![1, 2]), ("/b".to_owned(), vec![2])]
+        );
         assert_eq!(t.path_count(), 2);
         assert_eq!(t.watch_count(), 3);
     }
