@@ -23,7 +23,7 @@ use crate::proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, Reques
 use crate::proto::request::{MultiReadOp, PathWatch};
 use crate::proto::response::{encode_multi_response, encode_notification, MultiResult};
 use crate::proto::{
-    opcode::xid, perms, Acl, ErrorCode, EventType, Id, OpCode, Request, Stat, WatcherType,
+    opcode::xid, perms, Acl, ErrorCode, EventType, Id, OpCode, Request, WatcherType,
 };
 use crate::session::negotiate_timeout;
 use crate::tree::acl::{check_acl, digest};
@@ -349,11 +349,16 @@ impl Shard {
         }
     }
 
-    /// Answers with an error and closes: ZooKeeper's reply to requests it cannot serve.
+    /// Answers with an error and closes: ZooKeeper's reply to requests it cannot
+    /// serve. The reply's zxid is what ZooKeeper sends there: -1 for an invalid
+    /// opcode (the request never reached the data tree), 0 for SASL.
     fn refuse(&mut self, id: u64, xid: Xid, code: ErrorCode, why: &str) -> Verdict {
         let conn = &self.conns[&id];
         tracing::info!(conn = id, peer = %conn.peer, xid, code = ?code, "closing connection: {why}");
-        let zxid = self.view.last_zxid();
+        let zxid = match code {
+            ErrorCode::AuthFailed => 0,
+            _ => -1,
+        };
         self.reply_empty(id, xid, zxid, code);
         self.close(id);
         Verdict::Close
@@ -394,13 +399,11 @@ impl Shard {
         match Request::decode(op, &mut reader) {
             Ok(request) => self.run_local(id, header.xid, request),
             Err(error) => {
+                // ZooKeeper answers MARSHALLINGERROR and keeps the connection: the
+                // frame itself was well formed.
                 tracing::info!(conn = id, %error, "malformed request body");
-                self.refuse(
-                    id,
-                    header.xid,
-                    ErrorCode::MarshallingError,
-                    "malformed request body",
-                )
+                let zxid = self.view.last_zxid();
+                self.reply_error(id, header.xid, zxid, ErrorCode::MarshallingError)
             }
         }
     }
@@ -556,7 +559,7 @@ impl Shard {
                     out.extend_from_slice(&(ids.len() as i32).to_be_bytes());
                     for id in ids.iter() {
                         out.put_jute_str(&id.scheme);
-                        out.put_jute_str(&id.id);
+                        out.put_jute_str(user_name(id));
                     }
                 })
             }
@@ -929,6 +932,14 @@ fn class_of(op: OpCode) -> Class {
     }
 }
 
+/// `AuthenticationProvider.getUserName`: the digest provider shows the user, not the hash.
+fn user_name(id: &Id) -> &str {
+    match id.scheme.as_str() {
+        "digest" => id.id.split(':').next().unwrap_or(""),
+        _ => &id.id,
+    }
+}
+
 fn encode_children(out: &mut BytesMut, node: &Node) {
     out.extend_from_slice(&(node.children.len() as i32).to_be_bytes());
     for child in node.children.iter() {
@@ -970,9 +981,4 @@ fn multi_result(result: &OpResult) -> MultiResult {
         OpResult::Error(code) => MultiResult::Error { err: code.code() },
         other => panic!("not a multi sub-result: {other:?}"),
     }
-}
-
-#[allow(dead_code)]
-fn _stat_is_copy(stat: Stat) -> Stat {
-    stat
 }
