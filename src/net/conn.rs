@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
-use crate::admin::FourLetterWord;
+use crate::admin::{FourLetterWord, SideEffect};
 use crate::proto::frame::{split_frame, FrameError};
 use crate::runtime::bell::{bell, BellWaiter};
 use crate::runtime::clock::Clock;
@@ -202,9 +202,20 @@ async fn write_loop(
 
 fn four_letter_word(shard: &ShardRef, id: u64, word: FourLetterWord, reports: &Reports) {
     let mut shard = shard.borrow_mut();
+    // Like ZooKeeper: the word counts as a received packet, and the connection
+    // stops reading while the command runs (interest ops 0 in `cons`).
+    shard.close(id);
+    if let Some(conn) = shard.conns.get_mut(&id) {
+        conn.stats.received += 1;
+    }
+    match word.side_effect() {
+        Some(SideEffect::ResetConnectionStats) => shard.reset_connection_stats(),
+        Some(SideEffect::ResetServerStats) => shard.counters = Default::default(),
+        _ => {}
+    }
     let text = reports.render_four_letter_word(word, &shard);
     if let Some(conn) = shard.conns.get_mut(&id) {
         conn.out.extend_from_slice(text.as_bytes());
+        conn.writer_bell.ring();
     }
-    shard.close(id);
 }

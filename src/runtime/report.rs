@@ -13,7 +13,7 @@ use crate::admin::{self, ConnectionInfo, FourLetterWord, ServerSnapshot};
 use crate::config::Config;
 use crate::proto::OpCode;
 use crate::runtime::sequencer::Sequencer;
-use crate::runtime::shard::Shard;
+use crate::runtime::shard::{Phase, Shard};
 
 #[derive(Clone, Debug, Default)]
 struct ShardReport {
@@ -115,6 +115,7 @@ impl Reports {
             }
             report.connections.push(ConnectionInfo {
                 remote: conn.peer,
+                interest_ops: u32::from(conn.phase != Phase::Closing),
                 queued: conn.queued() as u64,
                 received: s.received,
                 sent: s.sent,

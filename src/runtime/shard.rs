@@ -235,6 +235,19 @@ impl Shard {
         }
     }
 
+    /// `crst`: resets the counters of this shard's connections. (Other shards keep
+    /// theirs until their own `crst`; a word is served by one shard.)
+    pub fn reset_connection_stats(&mut self) {
+        let now_ms = self.now_ms;
+        for conn in self.conns.values_mut() {
+            conn.stats = ConnStats {
+                latency_min_ms: i64::MAX,
+                established_ms: now_ms,
+                ..ConnStats::default()
+            };
+        }
+    }
+
     /// Takes the sessions touched since the last call.
     pub fn take_touched(&mut self) -> Vec<SessionId> {
         self.touched.drain().collect()
