@@ -35,7 +35,10 @@ impl TestServer {
         if let Ok(addr) = std::env::var("COREKEEPER_TEST_TARGET") {
             return TestServer { addr, handle: None };
         }
-        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("warn")
+            .try_init();
         let mut config = Config::default();
         config.client_port = 0;
         config.client_port_address = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -48,7 +51,10 @@ impl TestServer {
         config.cores = Some(2);
         adjust(&mut config);
         let handle = corekeeper::runtime::start(config).expect("server starts");
-        TestServer { addr: handle.addr().to_string(), handle: Some(handle) }
+        TestServer {
+            addr: handle.addr().to_string(),
+            handle: Some(handle),
+        }
     }
 
     /// Whether this is our in-process server (some checks only make sense there).
