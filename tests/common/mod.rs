@@ -39,16 +39,18 @@ impl TestServer {
             .with_test_writer()
             .with_env_filter("warn")
             .try_init();
-        let mut config = Config::default();
-        config.client_port = 0;
-        config.client_port_address = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        config.tick_time_ms = TICK_MS;
-        config.min_session_timeout_ms = 2 * TICK_MS;
-        config.max_session_timeout_ms = 20 * TICK_MS;
-        config.extended_types_enabled = true;
-        config.four_letter_words = FourLetterWhitelist::parse("*");
-        config.container_check_interval_ms = 200;
-        config.cores = Some(2);
+        let mut config = Config {
+            client_port: 0,
+            client_port_address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            tick_time_ms: TICK_MS,
+            min_session_timeout_ms: 2 * TICK_MS,
+            max_session_timeout_ms: 20 * TICK_MS,
+            extended_types_enabled: true,
+            four_letter_words: FourLetterWhitelist::parse("*"),
+            container_check_interval_ms: 200,
+            cores: Some(2),
+            ..Config::default()
+        };
         adjust(&mut config);
         let handle = corekeeper::runtime::start(config).expect("server starts");
         TestServer {
