@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::bell::Bell;
 use super::msg::{Commit, ConnRef, Connected, SeqRequest, WriteOutcome, WriteReply};
@@ -23,7 +23,7 @@ use crate::proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, Reques
 use crate::proto::request::{MultiReadOp, PathWatch};
 use crate::proto::response::{encode_multi_response, encode_notification, MultiResult};
 use crate::proto::{
-    opcode::xid, perms, Acl, ErrorCode, EventType, Id, OpCode, Request, WatcherType,
+    opcode::xid, perms, Acl, AddWatchMode, ErrorCode, EventType, Id, OpCode, Request, WatcherType,
 };
 use crate::session::negotiate_timeout;
 use crate::tree::acl::{check_acl, digest};
@@ -421,198 +421,179 @@ impl Shard {
         }
     }
 
-    fn can_read(&self, acl: &[Acl], perm: i32, auth: &[Id]) -> bool {
-        self.config.skip_acl || check_acl(acl, perm, auth)
-    }
-
-    /// Runs a request served by the shard itself (reads, watches, auth).
+    /// Runs a request served by the shard itself (reads, watches, auth). Reads
+    /// borrow the view and the connection's ids: no reference count moves.
     fn run_local(&mut self, id: u64, xid: Xid, request: Request<'_>) -> Verdict {
-        let view = self.view.clone();
-        let zxid = view.last_zxid();
-        let auth = self.conns[&id].auth.clone();
+        match &request {
+            Request::Auth(req) => return self.auth(id, req.scheme, &req.auth),
+            Request::SetWatches(req) => {
+                let view = self.view.clone();
+                return self.set_watches(id, xid, &view, req);
+            }
+            Request::AddWatch(req) if AddWatchMode::from_code(req.mode).is_none() => {
+                return self.refuse(id, xid, ErrorCode::MarshallingError, "bad addWatch mode");
+            }
+            Request::CheckWatches(req) | Request::RemoveWatches(req)
+                if WatcherType::from_code(req.watcher_type).is_none() =>
+            {
+                return self.refuse(id, xid, ErrorCode::MarshallingError, "bad watcher type");
+            }
+            _ => {}
+        }
+        let Shard {
+            view,
+            conns,
+            watches,
+            config,
+            counters,
+            ..
+        } = self;
+        let Some(conn) = conns.get_mut(&id) else {
+            return Verdict::Close;
+        };
+        let Conn {
+            out,
+            stats,
+            auth,
+            session,
+            writer_bell,
+            ..
+        } = conn;
+        let reads = Reads {
+            view,
+            auth,
+            skip_acl: config.skip_acl,
+        };
+        let mut reply = Reply {
+            out,
+            stats,
+            sent: &mut counters.sent,
+            xid,
+            zxid: view.last_zxid(),
+        };
         match request {
             Request::Exists(PathWatch { path, watch }) => {
                 if path.contains('\0') {
-                    return self.reply_error(id, xid, zxid, ErrorCode::BadArguments);
-                }
-                let node = view.get(path);
-                if let Some(node) = node {
-                    if !self.can_read(&node.acl, perms::READ, &auth) {
-                        return self.reply_error(id, xid, zxid, ErrorCode::NoAuth);
-                    }
-                }
-                if watch {
-                    self.watches.add_data(path, id);
-                }
-                match node {
-                    Some(node) => self.reply_with(id, xid, zxid, |out| node.stat.encode(out)),
-                    None => self.reply_error(id, xid, zxid, ErrorCode::NoNode),
-                }
-            }
-            Request::GetData(PathWatch { path, watch }) => {
-                match self.readable(&view, path, perms::READ, &auth) {
-                    Ok(node) => {
-                        if watch {
-                            self.watches.add_data(path, id);
+                    reply.error(ErrorCode::BadArguments);
+                } else {
+                    let node = view.get(path);
+                    match node {
+                        Some(node) if !reads.allows(node, perms::READ) => {
+                            reply.error(ErrorCode::NoAuth)
                         }
-                        self.reply_with(id, xid, zxid, |out| {
-                            out.put_jute_buf(&node.data);
-                            node.stat.encode(out);
-                        })
+                        _ => {
+                            if watch {
+                                watches.add_data(path, id);
+                            }
+                            match node {
+                                Some(node) => reply.with(|out| node.stat.encode(out)),
+                                None => reply.error(ErrorCode::NoNode),
+                            }
+                        }
                     }
-                    Err(code) => self.reply_error(id, xid, zxid, code),
                 }
             }
+            Request::GetData(PathWatch { path, watch }) => match reads.node(path, perms::READ) {
+                Ok(node) => {
+                    if watch {
+                        watches.add_data(path, id);
+                    }
+                    reply.with(|out| {
+                        out.put_jute_buf(&node.data);
+                        node.stat.encode(out);
+                    })
+                }
+                Err(code) => reply.error(code),
+            },
             Request::GetChildren(PathWatch { path, watch })
             | Request::GetChildren2(PathWatch { path, watch }) => {
                 let with_stat = matches!(request, Request::GetChildren2(_));
-                match self.readable(&view, path, perms::READ, &auth) {
+                match reads.node(path, perms::READ) {
                     Ok(node) => {
                         if watch {
-                            self.watches.add_child(path, id);
+                            watches.add_child(path, id);
                         }
-                        self.reply_with(id, xid, zxid, |out| {
+                        reply.with(|out| {
                             encode_children(out, node);
                             if with_stat {
                                 node.stat.encode(out);
                             }
                         })
                     }
-                    Err(code) => self.reply_error(id, xid, zxid, code),
+                    Err(code) => reply.error(code),
                 }
             }
-            Request::GetAcl(p) => match view.get(p.path) {
-                None => self.reply_error(id, xid, zxid, ErrorCode::NoNode),
-                Some(node) if !self.can_read(&node.acl, perms::READ | perms::ADMIN, &auth) => {
-                    self.reply_error(id, xid, zxid, ErrorCode::NoAuth)
-                }
-                Some(node) => {
+            Request::GetAcl(p) => match reads.node(p.path, perms::READ | perms::ADMIN) {
+                Ok(node) => {
                     // FinalRequestProcessor: without ADMIN, digest hashes are masked.
-                    let admin = self.can_read(&node.acl, perms::ADMIN, &auth);
-                    self.reply_with(id, xid, zxid, |out| {
+                    let admin = reads.allows(node, perms::ADMIN);
+                    reply.with(|out| {
                         encode_acl_list(out, &node.acl, !admin);
                         node.stat.encode(out);
                     })
                 }
+                Err(code) => reply.error(code),
             },
-            Request::GetAllChildrenNumber(p) => {
-                match self.readable(&view, p.path, perms::READ, &auth) {
-                    Ok(_) => {
-                        let count = view.all_children_number(p.path).unwrap_or(0);
-                        self.reply_with(id, xid, zxid, |out| {
-                            out.extend_from_slice(&(count as i32).to_be_bytes())
-                        })
-                    }
-                    Err(code) => self.reply_error(id, xid, zxid, code),
+            Request::GetAllChildrenNumber(p) => match reads.node(p.path, perms::READ) {
+                Ok(_) => {
+                    let count = view.all_children_number(p.path).unwrap_or(0);
+                    reply.with(|out| out.put_i32(count as i32))
                 }
-            }
+                Err(code) => reply.error(code),
+            },
             Request::GetEphemerals(p) => {
-                let session = self.conns[&id].session.unwrap_or_default();
                 let prefix = p.path.trim();
                 let mut paths: Vec<&str> = view
-                    .ephemerals(session.0)
-                    .map(|p| &**p)
+                    .ephemerals(session.unwrap_or_default().0)
+                    .map(|path| &**path)
                     .filter(|path| prefix.is_empty() || prefix == "/" || path.starts_with(p.path))
                     .collect();
                 paths.sort_unstable();
-                self.reply_with(id, xid, zxid, |out| {
-                    out.extend_from_slice(&(paths.len() as i32).to_be_bytes());
+                reply.with(|out| {
+                    out.put_i32(paths.len() as i32);
                     for path in &paths {
                         out.put_jute_str(path);
                     }
                 })
             }
             Request::MultiRead(ops) => {
-                let results: Vec<MultiResult> = ops
-                    .iter()
-                    .map(|op| self.multi_read_op(&view, op, &auth))
-                    .collect();
-                self.reply_with(id, xid, zxid, |out| encode_multi_response(out, &results))
+                let results: Vec<MultiResult> =
+                    ops.iter().map(|op| reads.multi_read_op(op)).collect();
+                reply.with(|out| encode_multi_response(out, &results))
             }
             Request::AddWatch(req) => {
-                let recursive = match req.mode {
-                    0 => false,
-                    1 => true,
-                    _ => {
-                        return self.refuse(
-                            id,
-                            xid,
-                            ErrorCode::MarshallingError,
-                            "bad addWatch mode",
-                        )
-                    }
-                };
-                self.watches.add_persistent(req.path, id, recursive);
-                self.reply_with(id, xid, zxid, |out| {
-                    out.extend_from_slice(&0i32.to_be_bytes())
-                })
+                let recursive =
+                    AddWatchMode::from_code(req.mode) == Some(AddWatchMode::PersistentRecursive);
+                watches.add_persistent(req.path, id, recursive);
+                reply.with(|out| out.put_i32(0))
             }
             Request::CheckWatches(req) | Request::RemoveWatches(req) => {
-                let remove = matches!(request, Request::RemoveWatches(_));
-                let Some(kind) = WatcherType::from_code(req.watcher_type) else {
-                    return self.refuse(id, xid, ErrorCode::MarshallingError, "bad watcher type");
-                };
-                let found = if remove {
-                    self.watches.remove(req.path, id, kind)
+                let kind = WatcherType::from_code(req.watcher_type).expect("checked above");
+                let found = if matches!(request, Request::RemoveWatches(_)) {
+                    watches.remove(req.path, id, kind)
                 } else {
-                    self.watches.contains(req.path, id, kind)
+                    watches.contains(req.path, id, kind)
                 };
-                let code = if found {
+                reply.error(if found {
                     ErrorCode::Ok
                 } else {
                     ErrorCode::NoWatcher
-                };
-                self.reply_error(id, xid, zxid, code)
-            }
-            Request::SetWatches(req) => self.set_watches(id, xid, &view, &req),
-            Request::Auth(req) => self.auth(id, req.scheme, &req.auth),
-            Request::WhoAmI => {
-                let ids = auth.clone();
-                self.reply_with(id, xid, zxid, |out| {
-                    out.extend_from_slice(&(ids.len() as i32).to_be_bytes());
-                    for id in ids.iter() {
-                        out.put_jute_str(&id.scheme);
-                        out.put_jute_str(user_name(id));
-                    }
                 })
             }
+            Request::WhoAmI => reply.with(|out| {
+                out.put_i32(auth.len() as i32);
+                for id in auth.iter() {
+                    out.put_jute_str(&id.scheme);
+                    out.put_jute_str(user_name(id));
+                }
+            }),
             other => {
                 tracing::warn!(op = ?other.op(), "request reached the wrong path");
-                self.refuse(id, xid, ErrorCode::Unimplemented, "not a local request")
+                reply.error(ErrorCode::Unimplemented);
             }
         }
-    }
-
-    fn readable<'t>(
-        &self,
-        view: &'t DataTree,
-        path: &str,
-        perm: i32,
-        auth: &[Id],
-    ) -> Result<&'t Node, ErrorCode> {
-        let node = view.get(path).ok_or(ErrorCode::NoNode)?;
-        if !self.can_read(&node.acl, perm, auth) {
-            return Err(ErrorCode::NoAuth);
-        }
-        Ok(node)
-    }
-
-    fn multi_read_op(&self, view: &DataTree, op: &MultiReadOp<'_>, auth: &[Id]) -> MultiResult {
-        match op {
-            MultiReadOp::GetChildren(path) => match self.readable(view, path, perms::READ, auth) {
-                Ok(node) => MultiResult::GetChildren {
-                    children: node.children.iter().map(|c| c.to_string()).collect(),
-                },
-                Err(code) => MultiResult::Error { err: code.code() },
-            },
-            MultiReadOp::GetData(path) => match self.readable(view, path, perms::READ, auth) {
-                Ok(node) => MultiResult::GetData {
-                    data: node.data.clone(),
-                    stat: node.stat,
-                },
-                Err(code) => MultiResult::Error { err: code.code() },
-            },
-        }
+        writer_bell.ring();
+        Verdict::Continue
     }
 
     /// `setWatches`/`setWatches2` on reconnect: `DataTree.setWatches`. Events for
@@ -914,6 +895,89 @@ impl Shard {
                 conn.reader_bell.ring();
             }
         }
+    }
+}
+
+/// Read access to one tree version on behalf of one connection.
+struct Reads<'a> {
+    view: &'a DataTree,
+    auth: &'a [Id],
+    skip_acl: bool,
+}
+
+impl<'a> Reads<'a> {
+    fn allows(&self, node: &Node, perm: i32) -> bool {
+        self.skip_acl || check_acl(&node.acl, perm, self.auth)
+    }
+
+    /// `FinalRequestProcessor`'s read checks: NONODE, then the permission.
+    fn node(&self, path: &str, perm: i32) -> Result<&'a Node, ErrorCode> {
+        let node = self.view.get(path).ok_or(ErrorCode::NoNode)?;
+        if !self.allows(node, perm) {
+            return Err(ErrorCode::NoAuth);
+        }
+        Ok(node)
+    }
+
+    /// One multiRead sub-op: each fails or succeeds on its own.
+    fn multi_read_op(&self, op: &MultiReadOp<'_>) -> MultiResult {
+        match op {
+            MultiReadOp::GetChildren(path) => match self.node(path, perms::READ) {
+                Ok(node) => MultiResult::GetChildren {
+                    children: node.children.iter().map(|c| c.to_string()).collect(),
+                },
+                Err(code) => MultiResult::Error { err: code.code() },
+            },
+            MultiReadOp::GetData(path) => match self.node(path, perms::READ) {
+                Ok(node) => MultiResult::GetData {
+                    data: node.data.clone(),
+                    stat: node.stat,
+                },
+                Err(code) => MultiResult::Error { err: code.code() },
+            },
+        }
+    }
+}
+
+/// One reply frame being written into a connection's output buffer.
+struct Reply<'a> {
+    out: &'a mut BytesMut,
+    stats: &'a mut ConnStats,
+    sent: &'a mut u64,
+    xid: Xid,
+    zxid: i64,
+}
+
+impl Reply<'_> {
+    fn with(&mut self, body: impl FnOnce(&mut BytesMut)) {
+        let start = begin_frame(self.out);
+        ReplyHeader {
+            xid: self.xid,
+            zxid: self.zxid,
+            err: 0,
+        }
+        .encode(self.out);
+        body(self.out);
+        end_frame(self.out, start);
+        self.count();
+    }
+
+    fn error(&mut self, code: ErrorCode) {
+        let start = begin_frame(self.out);
+        ReplyHeader {
+            xid: self.xid,
+            zxid: self.zxid,
+            err: code.code(),
+        }
+        .encode(self.out);
+        end_frame(self.out, start);
+        self.count();
+    }
+
+    fn count(&mut self) {
+        self.stats.sent += 1;
+        self.stats.last_zxid = self.zxid;
+        *self.sent += 1;
     }
 }
 
