@@ -5,7 +5,19 @@ use std::fmt;
 /// A ZooKeeper transaction id: `epoch << 32 | counter` (ZooKeeper's `ZxidUtils`).
 ///
 /// Kept as the signed 64-bit value the wire carries, so encode/decode is a copy.
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Zxid(pub i64);
 
 impl Zxid {
@@ -46,7 +58,19 @@ impl fmt::Display for Zxid {
 }
 
 /// A client session id as ZooKeeper allocates it (byte 7 is the server id).
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct SessionId(pub i64);
 
 impl fmt::Debug for SessionId {

@@ -38,7 +38,19 @@ pub struct Stat {
 }
 
 /// `org.apache.zookeeper.data.Id`: an authentication scheme and identity.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Id {
     /// `world`, `auth`, `digest`, `ip`, `super`, ...
     pub scheme: String,
@@ -57,7 +69,19 @@ impl Id {
 }
 
 /// `org.apache.zookeeper.data.ACL`: permission bits for one id.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Acl {
     /// `perms::*` bits.
     pub perms: i32,

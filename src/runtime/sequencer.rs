@@ -20,7 +20,7 @@ use crate::proto::{OpCode, Request};
 use crate::session::{session_password, SessionTable};
 use crate::tree::ephemeral::EphemeralType;
 use crate::tree::{DataTree, TreeEvent};
-use crate::txn::{apply, prep, OpResult, PrepContext, Txn, TxnOp};
+use crate::txn::{apply, prep, OpResult, PrepContext, Txn, TxnOp, TxnRecord};
 use crate::types::{SessionId, Xid, Zxid};
 
 /// Per-shard output of one batch, before publication.
@@ -243,8 +243,8 @@ impl Sequencer {
         let zxid = self.zxid.next();
         let moved = live && self.owners.get(&session) != Some(&conn);
         let txn_op = match decode(op, body, self.config.jute_maxbuffer) {
-            Err(_) => TxnOp::Error(crate::proto::ErrorCode::MarshallingError),
-            Ok(_) if moved => TxnOp::Error(crate::proto::ErrorCode::SessionMoved),
+            Err(_) => TxnOp::error(crate::proto::ErrorCode::MarshallingError),
+            Ok(_) if moved => TxnOp::error(crate::proto::ErrorCode::SessionMoved),
             Ok(request) => {
                 let ctx = PrepContext {
                     session,
@@ -288,7 +288,10 @@ impl Sequencer {
             op,
         };
         self.scratch_events.clear();
-        let result = apply(&mut self.tree, &txn, &mut self.scratch_events);
+        // The one serialization of this txn: apply reads it in place, and the
+        // log and the followers will take the same bytes.
+        let record = TxnRecord::encode(&txn);
+        let result = apply(&mut self.tree, &record, &mut self.scratch_events);
         let zxid = self.zxid;
         self.events
             .extend(self.scratch_events.drain(..).map(|e| (zxid, e)));

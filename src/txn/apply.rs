@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use super::{Txn, TxnOp};
-use crate::proto::{ErrorCode, OpCode, Stat};
+use rkyv::vec::ArchivedVec;
+
+use super::{ArchivedTxnOp, TxnRecord};
+use crate::proto::records::ArchivedAcl;
+use crate::proto::{Acl, ErrorCode, Id, OpCode, Stat};
 use crate::tree::{DataTree, TreeEvent};
-use crate::types::{SessionId, Zxid};
 
 /// What applying one txn (or one multi sub-op) produced: the reply's content.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,124 +46,160 @@ pub enum OpResult {
     Multi(Vec<OpResult>),
 }
 
-/// Applies a txn to the tree, appending the watch events it causes. A multi is
+/// Applies a txn record to the tree, appending the watch events it causes. The
+/// txn is read in place; node data becomes slices of the record. A multi is
 /// applied all or nothing.
-pub fn apply(tree: &mut DataTree, txn: &Txn, events: &mut Vec<TreeEvent>) -> OpResult {
-    let result = apply_op(tree, &txn.op, txn.session, txn.zxid, txn.time_ms, events);
-    tree.set_last_zxid(txn.zxid.0);
+pub fn apply(tree: &mut DataTree, record: &TxnRecord, events: &mut Vec<TreeEvent>) -> OpResult {
+    let txn = record.txn();
+    let at = At {
+        record,
+        session: txn.session.0.to_native(),
+        zxid: txn.zxid.0.to_native(),
+        time_ms: txn.time_ms.to_native(),
+    };
+    let result = at.apply_op(tree, &txn.op, events);
+    tree.set_last_zxid(at.zxid);
     result
 }
 
-pub(super) fn apply_op(
-    tree: &mut DataTree,
-    op: &TxnOp,
-    session: SessionId,
-    zxid: Zxid,
-    time_ms: i64,
-    events: &mut Vec<TreeEvent>,
-) -> OpResult {
-    let zxid = zxid.0;
-    match op {
-        TxnOp::Create(create) => {
-            let acl = tree.intern_acl(&create.acl);
-            match tree.create_node(
-                &create.path,
-                create.data.clone(),
-                acl,
-                create.ephemeral_owner,
-                create.parent_cversion,
-                zxid,
-                time_ms,
-                events,
-            ) {
-                Ok(stat) => OpResult::Created {
-                    op: create.op,
-                    path: Arc::from(create.path.as_str()),
-                    stat,
-                },
-                Err(code) => OpResult::Error(code),
-            }
-        }
-        TxnOp::Delete { path } => match tree.delete_node(path, zxid, events) {
-            Ok(()) => OpResult::Deleted,
-            Err(code) => OpResult::Error(code),
-        },
-        TxnOp::SetData {
-            path,
-            data,
-            version,
-        } => match tree.set_data(path, data.clone(), *version, zxid, time_ms, events) {
-            Ok(stat) => OpResult::DataSet { stat },
-            Err(code) => OpResult::Error(code),
-        },
-        TxnOp::SetAcl { path, acl, version } => {
-            let acl = tree.intern_acl(acl);
-            match tree.set_acl(path, acl, *version) {
-                Ok(stat) => OpResult::AclSet { stat },
-                Err(code) => OpResult::Error(code),
-            }
-        }
-        TxnOp::Check { .. } => OpResult::Checked,
-        TxnOp::CreateSession { .. } => OpResult::SessionCreated,
-        TxnOp::CloseSession => {
-            tree.kill_session::<&str>(session.0, &[], zxid, events);
-            OpResult::SessionClosed
-        }
-        TxnOp::Error(code) => OpResult::Error(*code),
-        TxnOp::Multi(ops) => apply_multi(tree, ops, session, zxid, time_ms, events),
-    }
-}
-
-fn apply_multi(
-    tree: &mut DataTree,
-    ops: &[TxnOp],
-    session: SessionId,
+/// The header fields every sub-op of one txn shares.
+struct At<'r> {
+    record: &'r TxnRecord,
+    session: i64,
     zxid: i64,
     time_ms: i64,
-    events: &mut Vec<TreeEvent>,
-) -> OpResult {
-    // A failed multi arrives as errors only; a good one applies to a scratch
-    // version that replaces the tree only if every sub-op succeeds.
-    let mut scratch = tree.clone();
-    let mut scratch_events = Vec::new();
-    let mut results = Vec::with_capacity(ops.len());
-    for op in ops {
-        let result = apply_op(
-            &mut scratch,
-            op,
-            session,
-            Zxid(zxid),
-            time_ms,
-            &mut scratch_events,
-        );
-        results.push(result);
-    }
-    let failed = results
-        .iter()
-        .position(|r| matches!(r, OpResult::Error(code) if *code != ErrorCode::Ok));
-    match failed {
-        None if results.iter().all(|r| !matches!(r, OpResult::Error(_))) => {
-            *tree = scratch;
-            events.append(&mut scratch_events);
-            OpResult::Multi(results)
+}
+
+impl At<'_> {
+    fn apply_op(
+        &self,
+        tree: &mut DataTree,
+        op: &ArchivedTxnOp,
+        events: &mut Vec<TreeEvent>,
+    ) -> OpResult {
+        let (zxid, time_ms) = (self.zxid, self.time_ms);
+        match op {
+            ArchivedTxnOp::Create(create) => {
+                let acl = tree.intern_acl(&native_acl(&create.acl));
+                let data = self.record.slice_ref(create.data.as_slice());
+                let path = create.path.as_str();
+                let owner = create.ephemeral_owner.to_native();
+                match tree.create_node(
+                    path,
+                    data,
+                    acl,
+                    owner,
+                    create.parent_cversion.to_native(),
+                    zxid,
+                    time_ms,
+                    events,
+                ) {
+                    Ok(stat) => {
+                        let op = OpCode::from_code(create.op.to_native())
+                            .expect("prep stores valid opcodes");
+                        OpResult::Created {
+                            op,
+                            path: Arc::from(path),
+                            stat,
+                        }
+                    }
+                    Err(code) => OpResult::Error(code),
+                }
+            }
+            ArchivedTxnOp::Delete { path } => match tree.delete_node(path.as_str(), zxid, events) {
+                Ok(()) => OpResult::Deleted,
+                Err(code) => OpResult::Error(code),
+            },
+            ArchivedTxnOp::SetData {
+                path,
+                data,
+                version,
+            } => {
+                let data = self.record.slice_ref(data.as_slice());
+                match tree.set_data(
+                    path.as_str(),
+                    data,
+                    version.to_native(),
+                    zxid,
+                    time_ms,
+                    events,
+                ) {
+                    Ok(stat) => OpResult::DataSet { stat },
+                    Err(code) => OpResult::Error(code),
+                }
+            }
+            ArchivedTxnOp::SetAcl { path, acl, version } => {
+                let acl = tree.intern_acl(&native_acl(acl));
+                match tree.set_acl(path.as_str(), acl, version.to_native()) {
+                    Ok(stat) => OpResult::AclSet { stat },
+                    Err(code) => OpResult::Error(code),
+                }
+            }
+            ArchivedTxnOp::Check { .. } => OpResult::Checked,
+            ArchivedTxnOp::CreateSession { .. } => OpResult::SessionCreated,
+            ArchivedTxnOp::CloseSession => {
+                tree.kill_session::<&str>(self.session, &[], zxid, events);
+                OpResult::SessionClosed
+            }
+            ArchivedTxnOp::Error(code) => OpResult::Error(error_code(code.to_native())),
+            ArchivedTxnOp::Multi(ops) => self.apply_multi(tree, ops.as_slice(), events),
         }
-        None => OpResult::Multi(results), // all Error(Ok): an empty failure cannot happen, keep as is
-        Some(index) => {
-            let code = match results[index] {
-                OpResult::Error(code) => code,
-                _ => unreachable!(),
-            };
-            OpResult::Multi(
+    }
+
+    fn apply_multi(
+        &self,
+        tree: &mut DataTree,
+        ops: &[ArchivedTxnOp],
+        events: &mut Vec<TreeEvent>,
+    ) -> OpResult {
+        // A failed multi arrives as errors only; a good one applies to a scratch
+        // version that replaces the tree only if every sub-op succeeds.
+        let mut scratch = tree.clone();
+        let mut scratch_events = Vec::new();
+        let results: Vec<OpResult> = ops
+            .iter()
+            .map(|op| self.apply_op(&mut scratch, op, &mut scratch_events))
+            .collect();
+        let failure = results
+            .iter()
+            .enumerate()
+            .find_map(|(index, result)| match result {
+                OpResult::Error(code) if *code != ErrorCode::Ok => Some((index, *code)),
+                _ => None,
+            });
+        match failure {
+            None => {
+                *tree = scratch;
+                events.append(&mut scratch_events);
+                OpResult::Multi(results)
+            }
+            Some((failed, code)) => OpResult::Multi(
                 (0..ops.len())
                     .map(|i| {
-                        OpResult::Error(match i.cmp(&index) {
+                        OpResult::Error(match i.cmp(&failed) {
                             std::cmp::Ordering::Less => ErrorCode::Ok,
                             std::cmp::Ordering::Equal => code,
                             std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
                         })
                     })
                     .collect(),
-            )
+            ),
         }
     }
+}
+
+fn native_acl(acl: &ArchivedVec<ArchivedAcl>) -> Vec<Acl> {
+    acl.iter()
+        .map(|entry| Acl {
+            perms: entry.perms.to_native(),
+            id: Id {
+                scheme: entry.id.scheme.as_str().to_owned(),
+                id: entry.id.id.as_str().to_owned(),
+            },
+        })
+        .collect()
+}
+
+fn error_code(code: i32) -> ErrorCode {
+    ErrorCode::from_code(code).expect("error txns carry ZooKeeper codes")
 }

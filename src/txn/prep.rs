@@ -1,9 +1,7 @@
 //! Request -> txn: ZooKeeper's `PrepRequestProcessor`, check for check, in its order,
 //! so that a request with several faults reports the same error ZooKeeper would.
 
-use bytes::Bytes;
-
-use super::{apply, CreateTxn, TxnOp};
+use super::{apply, CreateTxn, OpResult, Txn, TxnOp, TxnRecord};
 use crate::proto::request::{
     CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, SetAclRequest, SetDataRequest,
 };
@@ -53,7 +51,7 @@ pub fn prep(request: &Request<'_>, ctx: &PrepContext<'_>, tree: &DataTree) -> Tx
         Request::CloseSession => Ok(TxnOp::CloseSession),
         _ => Err(ErrorCode::Unimplemented),
     };
-    prepped.unwrap_or_else(TxnOp::Error)
+    prepped.unwrap_or_else(TxnOp::error)
 }
 
 fn prep_multi(ops: &[MultiOp<'_>], ctx: &PrepContext<'_>, tree: &DataTree) -> TxnOp {
@@ -68,21 +66,21 @@ fn prep_multi(ops: &[MultiOp<'_>], ctx: &PrepContext<'_>, tree: &DataTree) -> Tx
             Err(ErrorCode::SessionExpired)
         };
         match prepped {
-            Ok(txn) => {
-                let mut events = Vec::new();
-                let result = apply::apply_op(
-                    &mut scratch,
-                    &txn,
-                    ctx.session,
-                    ctx.zxid,
-                    ctx.time_ms,
-                    &mut events,
-                );
+            Ok(op) => {
+                let txn = Txn {
+                    zxid: ctx.zxid,
+                    time_ms: ctx.time_ms,
+                    session: ctx.session,
+                    cxid: 0,
+                    op,
+                };
+                let record = TxnRecord::encode(&txn);
+                let result = apply(&mut scratch, &record, &mut Vec::new());
                 assert!(
-                    !matches!(result, apply::OpResult::Error(_)),
+                    !matches!(result, OpResult::Error(_)),
                     "prep accepted what apply rejects: {txn:?}"
                 );
-                txns.push(txn);
+                txns.push(txn.op);
             }
             Err(code) => return failed_multi(ops.len(), index, code),
         }
@@ -96,7 +94,7 @@ fn failed_multi(len: usize, failed: usize, code: ErrorCode) -> TxnOp {
     TxnOp::Multi(
         (0..len)
             .map(|i| {
-                TxnOp::Error(match i.cmp(&failed) {
+                TxnOp::error(match i.cmp(&failed) {
                     std::cmp::Ordering::Less => ErrorCode::Ok,
                     std::cmp::Ordering::Equal => code,
                     std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
@@ -207,19 +205,13 @@ fn prep_create(req: &CreateRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) 
         0
     };
     Ok(TxnOp::Create(CreateTxn {
-        op: req.op,
+        op: req.op.code(),
         path,
-        data: compact(&req.data),
+        data: req.data.clone(),
         acl,
         ephemeral_owner,
         parent_cversion: parent_cversion.wrapping_add(1),
     }))
-}
-
-/// The tree keeps its own compact copy: a slice of the frame would pin the whole
-/// read buffer it came from for as long as the node lives.
-fn compact(data: &Bytes) -> Bytes {
-    Bytes::copy_from_slice(data)
 }
 
 fn prep_delete(req: &DeleteRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) -> Prepped {
@@ -257,7 +249,7 @@ fn prep_set_data(req: &SetDataRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTre
     let version = check_and_inc_version(node.stat.version, req.version)?;
     Ok(TxnOp::SetData {
         path: req.path.to_owned(),
-        data: compact(&req.data),
+        data: req.data.clone(),
         version,
     })
 }
