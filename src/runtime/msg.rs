@@ -1,5 +1,11 @@
 //! Messages between cores. They move (never copy) through bounded SPSC rings;
 //! each message carries a batch so one hop serves many requests.
+//!
+//! DESIGN.md sketches rkyv envelopes here. Inside one process an owned batch
+//! crosses the ring as a pointer move, which copies nothing and serializes
+//! nothing, so that is what we do; the rkyv form exists once per txn (the
+//! `TxnRecord` the sequencer makes), where bytes must leave the process: the
+//! log and the followers.
 
 use std::sync::Arc;
 
