@@ -129,12 +129,13 @@ async fn read_loop(
             first = false;
             let word: [u8; 4] = buf[..4].try_into().expect("4 bytes");
             if let Some(word) = FourLetterWord::from_bytes(word) {
-                four_letter_word(&shard, id, word, &reports);
+                four_letter_word(&shard, id, word, &reports, clock).await;
                 break;
             }
         }
         let mut shard_state = shard.borrow_mut();
         shard_state.set_now(clock.now_ms());
+        shard_state.observe_acked();
         loop {
             match split_frame(&mut buf, max) {
                 Ok(Some(frame)) => {
@@ -200,22 +201,46 @@ async fn write_loop(
     }
 }
 
-fn four_letter_word(shard: &ShardRef, id: u64, word: FourLetterWord, reports: &Reports) {
+/// How long a four-letter word waits for every core's fresh report.
+const REPORT_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Serves a four-letter word: asks every core (through the sequencer) for a
+/// fresh report, waits for it, renders, and closes.
+async fn four_letter_word(
+    shard: &ShardRef,
+    id: u64,
+    word: FourLetterWord,
+    reports: &Reports,
+    clock: Clock,
+) {
+    let text = if reports.allows(word) {
+        let round_before = reports.completed_round();
+        {
+            let mut shard = shard.borrow_mut();
+            // Like ZooKeeper: the word counts as a received packet, and the
+            // connection stops reading while the command runs (interest ops 0).
+            if let Some(conn) = shard.conns.get_mut(&id) {
+                conn.stats.received += 1;
+                conn.serving_word = true;
+            }
+            match word.side_effect() {
+                Some(SideEffect::ResetConnectionStats) => shard.reset_connection_stats(),
+                Some(SideEffect::ResetServerStats) => shard.counters = Default::default(),
+                _ => {}
+            }
+            shard.request_report();
+        }
+        let deadline_ms = clock.now_ms() + REPORT_WAIT.as_millis() as i64;
+        while reports.completed_round() <= round_before && clock.now_ms() < deadline_ms {
+            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        reports.render_four_letter_word(word)
+    } else {
+        crate::admin::not_whitelisted(word)
+    };
     let mut shard = shard.borrow_mut();
-    // Like ZooKeeper: the word counts as a received packet, and the connection
-    // stops reading while the command runs (interest ops 0 in `cons`).
-    shard.close(id);
-    if let Some(conn) = shard.conns.get_mut(&id) {
-        conn.stats.received += 1;
-    }
-    match word.side_effect() {
-        Some(SideEffect::ResetConnectionStats) => shard.reset_connection_stats(),
-        Some(SideEffect::ResetServerStats) => shard.counters = Default::default(),
-        _ => {}
-    }
-    let text = reports.render_four_letter_word(word, &shard);
     if let Some(conn) = shard.conns.get_mut(&id) {
         conn.out.extend_from_slice(text.as_bytes());
-        conn.writer_bell.ring();
     }
+    shard.close(id);
 }

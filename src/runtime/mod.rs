@@ -254,18 +254,19 @@ async fn run_shard(
         config.clone(),
         view,
         outbox_bell.clone(),
+        reports.acked_zxid(),
     )));
     let to_seq = to_seq.connect().await;
     let from_seq = from_seq.connect().await;
     glommio::spawn_local(flush_outbox(shard.clone(), to_seq, outbox_waiter)).detach();
-    glommio::spawn_local(receive_commits(shard.clone(), from_seq, clock)).detach();
-    glommio::spawn_local(shard_ticks(
+    glommio::spawn_local(receive_commits(
         shard.clone(),
-        reports.clone(),
+        from_seq,
         clock,
-        outbox_bell,
+        reports.clone(),
     ))
     .detach();
+    glommio::spawn_local(shard_ticks(shard.clone(), reports.clone(), outbox_bell)).detach();
     accept_loop(listener, shard, clock, reports).await;
 }
 
@@ -283,21 +284,25 @@ async fn flush_outbox(shard: ShardRef, to_seq: ConnectedSender<Vec<SeqRequest>>,
     }
 }
 
-async fn receive_commits(shard: ShardRef, from_seq: ConnectedReceiver<Commit>, clock: Clock) {
+async fn receive_commits(
+    shard: ShardRef,
+    from_seq: ConnectedReceiver<Commit>,
+    clock: Clock,
+    reports: Arc<Reports>,
+) {
     while let Some(commit) = from_seq.recv().await {
         let mut shard = shard.borrow_mut();
         shard.set_now(clock.now_ms());
+        let report_round = commit.report_round;
         shard.on_commit(commit);
+        if let Some(round) = report_round {
+            reports.publish_shard(&shard, round);
+        }
     }
 }
 
 /// Session touches go to the sequencer a few times per tick; reports refresh once per second.
-async fn shard_ticks(
-    shard: ShardRef,
-    reports: Arc<Reports>,
-    clock: Clock,
-    outbox_bell: bell::Bell,
-) {
+async fn shard_ticks(shard: ShardRef, reports: Arc<Reports>, outbox_bell: bell::Bell) {
     let tick_ms = u64::from(shard.borrow().config().tick_time_ms);
     let period = Duration::from_millis((tick_ms / 4).clamp(10, 500));
     let mut since_report = Duration::ZERO;
@@ -312,7 +317,7 @@ async fn shard_ticks(
         since_report += period;
         if since_report >= Duration::from_secs(1) {
             since_report = Duration::ZERO;
-            reports.publish_shard(&state, clock.now_ms());
+            reports.publish_shard(&state, 0);
         }
     }
 }
@@ -380,11 +385,14 @@ async fn run_sequencer(
                 last_tick_ms = now_ms;
                 seq.tick(now_ms, wall_ms);
             }
-            if now_ms - last_report_ms >= 1000 {
+            let report_round = seq.take_report_round();
+            if let Some(round) = report_round {
+                reports.publish_sequencer(&seq, round);
+            } else if now_ms - last_report_ms >= 1000 {
                 last_report_ms = now_ms;
-                reports.publish_sequencer(&seq);
+                reports.publish_sequencer(&seq, 0);
             }
-            seq.publish()
+            seq.publish(report_round)
         };
         if let Some(commits) = commits {
             for (tx, commit) in to_shards_connected.iter().zip(commits) {

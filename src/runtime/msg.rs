@@ -58,6 +58,9 @@ pub enum SeqRequest {
     },
     /// Sessions that showed signs of life since the last batch.
     Touch(Vec<SessionId>),
+    /// A four-letter word wants fresh reports: every core publishes one, tagged
+    /// with the round the sequencer assigns.
+    Report,
     /// A connection went away (its session lives on until it expires).
     Disconnected {
         /// The connection.
@@ -117,4 +120,6 @@ pub struct Commit {
     pub replies: Vec<WriteReply>,
     /// Connections of this shard to close after their pending output (expired or moved sessions).
     pub close: Vec<u64>,
+    /// Publish a report for this round (four-letter words asked for one).
+    pub report_round: Option<u64>,
 }

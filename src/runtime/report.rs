@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ use crate::runtime::shard::{Phase, Shard};
 
 #[derive(Clone, Debug, Default)]
 struct ShardReport {
+    round: u64,
     received: u64,
     sent: u64,
     outstanding: u64,
@@ -32,6 +34,7 @@ struct ShardReport {
 
 #[derive(Clone, Debug, Default)]
 struct SequencerReport {
+    round: u64,
     zxid: i64,
     node_count: u64,
     ephemerals_count: u64,
@@ -48,6 +51,7 @@ pub struct Reports {
     shards: Vec<Mutex<ShardReport>>,
     sequencer: Mutex<SequencerReport>,
     connections: Mutex<(u32, HashMap<IpAddr, u32>)>,
+    acked_zxid: Arc<AtomicI64>,
 }
 
 impl Reports {
@@ -61,7 +65,13 @@ impl Reports {
                 .collect(),
             sequencer: Mutex::new(SequencerReport::default()),
             connections: Mutex::new((0, HashMap::new())),
+            acked_zxid: Arc::new(AtomicI64::new(0)),
         }
+    }
+
+    /// The highest zxid acknowledged to any client, shared by every shard.
+    pub fn acked_zxid(&self) -> Arc<AtomicI64> {
+        self.acked_zxid.clone()
     }
 
     /// Admits a new connection from `ip` under `maxClientCnxns` (per IP) and
@@ -91,13 +101,24 @@ impl Reports {
         }
     }
 
-    /// Publishes a shard's summary.
-    pub fn publish_shard(&self, shard: &Shard, now_ms: i64) {
+    /// The newest report round every core has published (0 before any).
+    pub fn completed_round(&self) -> u64 {
+        let sequencer = self.sequencer.lock().expect("not poisoned").round;
+        self.shards
+            .iter()
+            .map(|s| s.lock().expect("not poisoned").round)
+            .fold(sequencer, u64::min)
+    }
+
+    /// Publishes a shard's summary for report round `round` (0 = a periodic refresh).
+    pub fn publish_shard(&self, shard: &Shard, round: u64) {
+        let previous_round = self.shards[shard.id].lock().expect("not poisoned").round;
         let mut report = ShardReport {
+            round: round.max(previous_round),
             received: shard.counters.received,
             sent: shard.counters.sent,
             watch_count: shard.watches.watch_count() as u64,
-            watched_paths: shard.watches.path_count() as u64,
+            watched_paths: shard.watches.data_path_count() as u64,
             latency_min_ms: i64::MAX,
             ..ShardReport::default()
         };
@@ -115,7 +136,7 @@ impl Reports {
             }
             report.connections.push(ConnectionInfo {
                 remote: conn.peer,
-                interest_ops: u32::from(conn.phase != Phase::Closing),
+                interest_ops: u32::from(!conn.serving_word && conn.phase != Phase::Closing),
                 queued: conn.queued() as u64,
                 received: s.received,
                 sent: s.sent,
@@ -141,16 +162,16 @@ impl Reports {
         }
         report.watches_by_session = shard
             .watches
-            .by_watcher()
+            .data_by_watcher()
             .into_iter()
             .map(|(conn, paths)| (sessions.get(&conn).copied().unwrap_or(0), paths))
             .collect();
-        let _ = now_ms;
         *self.shards[shard.id].lock().expect("not poisoned") = report;
     }
 
-    /// Publishes the sequencer's summary.
-    pub fn publish_sequencer(&self, seq: &Sequencer) {
+    /// Publishes the sequencer's summary for report round `round` (0 = periodic).
+    pub fn publish_sequencer(&self, seq: &Sequencer, round: u64) {
+        let previous_round = self.sequencer.lock().expect("not poisoned").round;
         let tree = seq.tree();
         let mut ephemerals_by_session: Vec<(i64, Vec<String>)> = tree
             .ephemeral_sessions()
@@ -163,6 +184,7 @@ impl Reports {
             .collect();
         ephemerals_by_session.sort();
         let report = SequencerReport {
+            round: round.max(previous_round),
             zxid: seq.zxid().0,
             node_count: tree.node_count() as u64,
             ephemerals_count: tree.ephemerals_count() as u64,
@@ -179,13 +201,15 @@ impl Reports {
         *self.sequencer.lock().expect("not poisoned") = report;
     }
 
-    /// Renders a four-letter word (or the whitelist refusal).
-    pub fn render_four_letter_word(&self, word: FourLetterWord, shard: &Shard) -> String {
-        if !self.config.four_letter_words.allows(word) {
-            return admin::not_whitelisted(word);
-        }
-        self.publish_shard(shard, 0);
+    /// Renders a four-letter word from the latest reports (the caller first
+    /// waits for a report round, so they are current).
+    pub fn render_four_letter_word(&self, word: FourLetterWord) -> String {
         admin::render(word, &self.snapshot(), &self.config)
+    }
+
+    /// Whether the whitelist allows a word.
+    pub fn allows(&self, word: FourLetterWord) -> bool {
+        self.config.four_letter_words.allows(word)
     }
 
     fn snapshot(&self) -> ServerSnapshot {

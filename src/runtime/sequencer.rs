@@ -56,6 +56,8 @@ pub struct Sequencer {
     scratch_events: Vec<TreeEvent>,
     dirty: bool,
     last_reap_ms: i64,
+    report_round: u64,
+    report_requested: bool,
     /// Reported by `mntr`/`srvr`.
     pub counters: SequencerCounters,
 }
@@ -81,6 +83,8 @@ impl Sequencer {
             scratch_events: Vec::new(),
             dirty: false,
             last_reap_ms: now_ms,
+            report_round: 0,
+            report_requested: false,
             config,
             counters: SequencerCounters::default(),
         }
@@ -132,6 +136,7 @@ impl Sequencer {
                     self.sessions.touch(id, now_ms);
                 }
             }
+            SeqRequest::Report => self.report_requested = true,
             SeqRequest::Disconnected { conn, session } => {
                 if let Some(session) = session {
                     if self.owners.get(&session) == Some(&conn) {
@@ -365,14 +370,23 @@ impl Sequencer {
         }
     }
 
+    /// The report round to publish now, if a four-letter word asked for one.
+    pub fn take_report_round(&mut self) -> Option<u64> {
+        if !std::mem::take(&mut self.report_requested) {
+            return None;
+        }
+        self.report_round += 1;
+        Some(self.report_round)
+    }
+
     /// Takes what the handled requests produced: one commit per shard, or None if
     /// nothing happened since the last publication.
-    pub fn publish(&mut self) -> Option<Vec<Commit>> {
+    pub fn publish(&mut self, report_round: Option<u64>) -> Option<Vec<Commit>> {
         let any_output = self
             .out
             .iter()
             .any(|o| !o.connected.is_empty() || !o.replies.is_empty() || !o.close.is_empty());
-        if !self.dirty && !any_output {
+        if !self.dirty && !any_output && report_round.is_none() {
             return None;
         }
         self.dirty = false;
@@ -387,6 +401,7 @@ impl Sequencer {
                 connected: std::mem::take(&mut out.connected),
                 replies: std::mem::take(&mut out.replies),
                 close: std::mem::take(&mut out.close),
+                report_round,
             })
             .collect();
         debug_assert_eq!(self.out.len(), self.shards);

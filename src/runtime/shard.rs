@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -105,6 +106,8 @@ pub struct Conn {
     pub reader_bell: Bell,
     /// Counters.
     pub stats: ConnStats,
+    /// Serving a four-letter word (not reading; `cons` shows interest ops 0).
+    pub serving_word: bool,
 }
 
 impl Conn {
@@ -155,17 +158,34 @@ pub struct Shard {
     touched: HashSet<SessionId>,
     fired: Vec<Fired>,
     now_ms: i64,
+    /// The highest zxid any shard has acknowledged to a client (shared).
+    acked: Arc<AtomicI64>,
+    /// `acked` as last read: local requests wait until the view reaches it, so a
+    /// read that follows an acknowledged write (on any connection, any core)
+    /// sees it, as on a standalone ZooKeeper.
+    read_floor: i64,
+    /// Connections with local requests waiting for the view to reach the floor.
+    view_waiters: Vec<u64>,
     /// Counters.
     pub counters: ShardCounters,
 }
 
 impl Shard {
     /// A shard with no connections over the initial tree.
-    pub fn new(id: usize, config: Arc<Config>, view: Arc<DataTree>, outbox_bell: Bell) -> Shard {
+    pub fn new(
+        id: usize,
+        config: Arc<Config>,
+        view: Arc<DataTree>,
+        outbox_bell: Bell,
+        acked: Arc<AtomicI64>,
+    ) -> Shard {
         Shard {
             id,
             config,
             view,
+            acked,
+            read_floor: 0,
+            view_waiters: Vec::new(),
             conns: HashMap::new(),
             watches: WatchTable::new(),
             next_conn: 1,
@@ -193,6 +213,16 @@ impl Shard {
         self.now_ms = now_ms;
     }
 
+    /// Reads the acknowledged-zxid floor (once per read batch, not per request):
+    /// requests read after this must see every write acknowledged before it.
+    pub fn observe_acked(&mut self) {
+        self.read_floor = self.read_floor.max(self.acked.load(Ordering::Acquire));
+    }
+
+    fn view_reached_floor(&self) -> bool {
+        self.view.last_zxid() >= self.read_floor
+    }
+
     /// Registers an accepted connection; returns its id.
     pub fn add_conn(&mut self, peer: SocketAddr, writer_bell: Bell, reader_bell: Bell) -> u64 {
         let id = self.next_conn;
@@ -215,6 +245,7 @@ impl Shard {
             writer_bell,
             reader_bell,
             stats,
+            serving_word: false,
         };
         self.conns.insert(id, conn);
         id
@@ -246,6 +277,11 @@ impl Shard {
                 ..ConnStats::default()
             };
         }
+    }
+
+    /// Asks the sequencer for a report round (four-letter words).
+    pub fn request_report(&mut self) {
+        self.send(SeqRequest::Report);
     }
 
     /// Takes the sessions touched since the last call.
@@ -346,15 +382,19 @@ impl Shard {
             ),
             class => {
                 let conn = self.conns.get_mut(&id).expect("caller checked");
+                let floor_reached = self.view.last_zxid() >= self.read_floor;
                 let runnable = match class {
                     Class::Write => conn
                         .queue
                         .iter()
                         .all(|p| matches!(p, Pending::Awaiting { .. })),
-                    _ => conn.queue.is_empty(),
+                    _ => conn.queue.is_empty() && floor_reached,
                 };
                 if conn.phase != Phase::Established || !runnable {
                     conn.queue.push_back(Pending::Deferred { header, body });
+                    if !floor_reached {
+                        self.view_waiters.push(id);
+                    }
                     return Verdict::Continue;
                 }
                 self.run(id, header, body)
@@ -425,7 +465,7 @@ impl Shard {
     /// borrow the view and the connection's ids: no reference count moves.
     fn run_local(&mut self, id: u64, xid: Xid, request: Request<'_>) -> Verdict {
         match &request {
-            Request::Auth(req) => return self.auth(id, req.scheme, &req.auth),
+            Request::Auth(req) => return self.auth(id, xid, req.scheme, &req.auth),
             Request::SetWatches(req) => {
                 let view = self.view.clone();
                 return self.set_watches(id, xid, &view, req);
@@ -499,7 +539,11 @@ impl Shard {
                         watches.add_data(path, id);
                     }
                     reply.with(|out| {
-                        out.put_jute_buf(&node.data);
+                        if node.data_null {
+                            out.put_jute_null();
+                        } else {
+                            out.put_jute_buf(&node.data);
+                        }
                         node.stat.encode(out);
                     })
                 }
@@ -635,8 +679,9 @@ impl Shard {
     }
 
     /// `auth` packets: digest adds `digest:user:hash` (and `super:` for the super
-    /// digest); an unknown scheme fails and closes, as ZooKeeper does.
-    fn auth(&mut self, id: u64, scheme: &str, auth: &[u8]) -> Verdict {
+    /// digest); an unknown scheme fails and closes, as ZooKeeper does. The reply
+    /// echoes the request xid (-4 from the Java client, ordinary xids from others).
+    fn auth(&mut self, id: u64, xid: Xid, scheme: &str, auth: &[u8]) -> Verdict {
         let mut added = Vec::new();
         match scheme {
             "digest" => {
@@ -651,7 +696,7 @@ impl Shard {
             "ip" => {}
             _ => {
                 tracing::info!(conn = id, scheme, "auth failed: no provider for scheme");
-                self.reply_empty(id, xid::AUTH, 0, ErrorCode::AuthFailed);
+                self.reply_empty(id, xid, 0, ErrorCode::AuthFailed);
                 self.close(id);
                 return Verdict::Close;
             }
@@ -666,7 +711,7 @@ impl Shard {
             }
             conn.auth = Arc::from(ids);
         }
-        self.reply_empty(id, xid::AUTH, 0, ErrorCode::Ok);
+        self.reply_empty(id, xid, 0, ErrorCode::Ok);
         Verdict::Continue
     }
 
@@ -713,6 +758,11 @@ impl Shard {
     pub fn on_commit(&mut self, commit: Commit) {
         self.fire_watches(&commit.tree, &commit.events);
         self.view = commit.tree;
+        // Raise the shared floor before any of these replies can reach a socket
+        // (the writer tasks run after this returns).
+        if let Some(last) = commit.replies.last() {
+            self.acked.fetch_max(last.zxid.0, Ordering::Release);
+        }
         for connected in commit.connected {
             self.on_connected(connected);
         }
@@ -721,6 +771,14 @@ impl Shard {
         }
         for id in commit.close {
             self.close(id);
+        }
+        if !self.view_waiters.is_empty() && self.view_reached_floor() {
+            let mut waiters = std::mem::take(&mut self.view_waiters);
+            waiters.sort_unstable();
+            waiters.dedup();
+            for id in waiters {
+                self.drain(id);
+            }
         }
     }
 
@@ -853,6 +911,7 @@ impl Shard {
     fn drain(&mut self, id: u64) {
         let mut index = 0;
         let mut blocked = false;
+        let floor_reached = self.view_reached_floor();
         loop {
             let Some(conn) = self.conns.get_mut(&id) else {
                 return;
@@ -873,6 +932,10 @@ impl Shard {
                 }
             };
             if !is_write && blocked {
+                break;
+            }
+            if !is_write && !floor_reached {
+                self.view_waiters.push(id);
                 break;
             }
             let Some(Pending::Deferred { body, .. }) = conn.queue.remove(index) else {

@@ -57,6 +57,9 @@ type AclRefs = GenericHashMap<AclList, u64, FixedHasher, DefaultSharedPtr>;
 pub struct Node {
     /// The data, stored as given.
     pub data: Bytes,
+    /// The client wrote null data (length -1): ZooKeeper stores null and returns
+    /// it as length -1, which clients tell apart from empty data.
+    pub data_null: bool,
     /// The `Stat` a client sees (`DataNode.copyStat`), kept exact on every change:
     /// `cversion` counts child creates plus deletes, `ephemeralOwner` is 0 for
     /// containers and TTL nodes, `dataLength` and `numChildren` are current.
@@ -83,6 +86,7 @@ impl Node {
     ) -> Node {
         let mut node = Node {
             data,
+            data_null: false,
             stat: Stat {
                 czxid: zxid,
                 mzxid: zxid,
@@ -481,6 +485,7 @@ impl DataTree {
         let old_len = node.data.len() as u64;
         let new_len = data.len() as u64;
         node.data = data;
+        node.data_null = false;
         node.stat.version = version;
         node.stat.mzxid = zxid;
         node.stat.mtime = time_ms;
@@ -490,6 +495,16 @@ impl DataTree {
         self.approximate_data_size += new_len;
         events.push(TreeEvent::DataChanged(key));
         Ok(stat)
+    }
+
+    /// Marks a node's (empty) data as null, right after the create or setData that
+    /// wrote it (`CreateTxn`/`SetDataTxn` with null data).
+    pub fn mark_data_null(&mut self, path: &str) -> Result<(), ErrorCode> {
+        let key = self.key_of(path).ok_or(ErrorCode::NoNode)?;
+        let node = self.node_mut(&key);
+        assert!(node.data.is_empty(), "only empty data can be null");
+        node.data_null = true;
+        Ok(())
     }
 
     /// `DataTree.setACL`: replaces the ACL and sets `aversion` (the new version, as

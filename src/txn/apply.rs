@@ -95,6 +95,9 @@ impl At<'_> {
                     events,
                 ) {
                     Ok(stat) => {
+                        if create.data_null {
+                            tree.mark_data_null(path).expect("just created");
+                        }
                         let op = OpCode::from_code(create.op.to_native())
                             .expect("prep stores valid opcodes");
                         OpResult::Created {
@@ -113,6 +116,7 @@ impl At<'_> {
             ArchivedTxnOp::SetData {
                 path,
                 data,
+                data_null,
                 version,
             } => {
                 let data = self.record.slice_ref(data.as_slice());
@@ -124,7 +128,12 @@ impl At<'_> {
                     time_ms,
                     events,
                 ) {
-                    Ok(stat) => OpResult::DataSet { stat },
+                    Ok(stat) => {
+                        if *data_null {
+                            tree.mark_data_null(path.as_str()).expect("just set");
+                        }
+                        OpResult::DataSet { stat }
+                    }
                     Err(code) => OpResult::Error(code),
                 }
             }

@@ -79,6 +79,8 @@ mod types {
             path: String,
             /// The new data.
             data: Bytes,
+            /// The client sent null data (length -1).
+            data_null: bool,
             /// The version after the change.
             version: i32,
         },
@@ -119,6 +121,8 @@ mod types {
         pub path: String,
         /// The data.
         pub data: Bytes,
+        /// The client sent null data (length -1).
+        pub data_null: bool,
         /// The ACL, fixed up.
         pub acl: Vec<Acl>,
         /// Session id, container marker, TTL encoding or 0.

@@ -208,6 +208,7 @@ fn prep_create(req: &CreateRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTree) 
         op: req.op.code(),
         path,
         data: req.data.clone(),
+        data_null: req.data_null,
         acl,
         ephemeral_owner,
         parent_cversion: parent_cversion.wrapping_add(1),
@@ -250,6 +251,7 @@ fn prep_set_data(req: &SetDataRequest<'_>, ctx: &PrepContext<'_>, tree: &DataTre
     Ok(TxnOp::SetData {
         path: req.path.to_owned(),
         data: req.data.clone(),
+        data_null: req.data_null,
         version,
     })
 }

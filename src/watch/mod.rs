@@ -317,7 +317,29 @@ impl WatchTable {
         watchers.len()
     }
 
-    /// Paths each watcher watches, sorted (for `wchc`).
+    /// Paths each watcher holds data-table watches on (data, exist, persistent,
+    /// recursive), sorted: what ZooKeeper's `wchc`/`wchs` list.
+    pub fn data_by_watcher(&self) -> Vec<(WatcherId, Vec<String>)> {
+        let mut out: Vec<(WatcherId, Vec<String>)> = self
+            .data
+            .by_watcher
+            .iter()
+            .map(|(w, paths)| {
+                let mut paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+                paths.sort();
+                (*w, paths)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Distinct paths with data-table watches (`wchs`).
+    pub fn data_path_count(&self) -> usize {
+        self.data.by_path.len()
+    }
+
+    /// Paths each watcher watches in either table, sorted.
     pub fn by_watcher(&self) -> Vec<(WatcherId, Vec<String>)> {
         let mut map: HashMap<WatcherId, HashSet<&str>> = HashMap::new();
         for table in [&self.data, &self.child] {
