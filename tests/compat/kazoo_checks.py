@@ -21,6 +21,8 @@ import json
 import logging
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -31,6 +33,8 @@ import uuid
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
     AuthFailedError,
+    MarshallingError,
+    NoWatcherError,
     BadArgumentsError,
     BadVersionError,
     InvalidACLError,
@@ -43,6 +47,17 @@ from kazoo.exceptions import (
     RolledBackError,
     RuntimeInconsistency,
 )
+from kazoo.protocol.serialization import (
+    int_struct,
+    long_struct,
+    multiheader_struct,
+    read_buffer,
+    read_string,
+    stat_struct,
+    write_buffer,
+    write_string,
+)
+from kazoo.protocol.states import ZnodeStat
 from kazoo.recipe.cache import TreeCache, TreeEvent
 from kazoo.security import ACL, OPEN_ACL_UNSAFE, Id, make_acl, make_digest_acl
 
@@ -144,6 +159,271 @@ class EventSpy(logging.Handler):
 
 def named(events):
     return [(EV_NAMES.get(t, t), p) for t, p in events]
+
+
+# --------------------------------------------------------------------------
+# requests kazoo has no API for (same framing, our own records): createTTL,
+# createContainer, addWatch, check/removeWatches, getEphemerals,
+# getAllChildrenNumber, whoAmI, multiRead. Sent through kazoo's connection so
+# that xids, pings and notifications stay kazoo's business.
+
+
+def _acl_bytes(acl):
+    b = bytearray(int_struct.pack(len(acl)))
+    for a in acl:
+        b.extend(int_struct.pack(a.perms) + write_string(a.id.scheme) + write_string(a.id.id))
+    return bytes(b)
+
+
+def _create2_response(buf, off):
+    path, off = read_string(buf, off)
+    return path, ZnodeStat._make(stat_struct.unpack_from(buf, off))
+
+
+def _read_strings(buf, off):
+    n = int_struct.unpack_from(buf, off)[0]
+    off += 4
+    out = []
+    for _ in range(max(n, 0)):
+        item, off = read_string(buf, off)
+        out.append(item)
+    return out, off
+
+
+class _Req:
+    """Base for raw requests. Instances must be truthy: kazoo skips the reply
+    of a falsy request object."""
+
+    def __bool__(self):
+        return True
+
+
+class CreateTTLReq(_Req):
+    type = 21
+
+    def __init__(self, path, data, flags, ttl, acl=OPEN_ACL_UNSAFE):
+        self.path, self.data, self.flags, self.ttl, self.acl = path, data, flags, ttl, acl
+
+    def serialize(self):
+        return (
+            write_string(self.path) + write_buffer(self.data) + _acl_bytes(self.acl)
+            + int_struct.pack(self.flags) + long_struct.pack(self.ttl)
+        )
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        return _create2_response(buf, off)
+
+
+class CreateContainerReq(_Req):
+    type = 19
+
+    def __init__(self, path, data, acl=OPEN_ACL_UNSAFE):
+        self.path, self.data, self.acl = path, data, acl
+
+    def serialize(self):
+        return write_string(self.path) + write_buffer(self.data) + _acl_bytes(self.acl) + int_struct.pack(4)
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        return _create2_response(buf, off)
+
+
+class AddWatchReq(_Req):
+    type = 106
+
+    def __init__(self, path, mode):
+        self.path, self.mode = path, mode
+
+    def serialize(self):
+        return write_string(self.path) + int_struct.pack(self.mode)
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        return ("ErrorResponse", int_struct.unpack_from(buf, off)[0], len(buf) - off)
+
+
+class RemoveWatchesReq(_Req):
+    type = 18
+
+    def __init__(self, path, wtype):
+        self.path, self.wtype = path, wtype
+
+    def serialize(self):
+        return write_string(self.path) + int_struct.pack(self.wtype)
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        return len(buf) - off  # body length: none expected
+
+
+class CheckWatchesReq(RemoveWatchesReq):
+    type = 17
+
+
+class GetEphemeralsReq(_Req):
+    type = 103
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def serialize(self):
+        return write_string(self.prefix)
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        return _read_strings(buf, off)[0]
+
+
+class GetAllChildrenNumberReq(_Req):
+    type = 104
+
+    def __init__(self, path):
+        self.path = path
+
+    def serialize(self):
+        return write_string(self.path)
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        return int_struct.unpack_from(buf, off)[0]
+
+
+class WhoAmIReq(_Req):
+    type = 107
+
+    def serialize(self):
+        return b""
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        n = int_struct.unpack_from(buf, off)[0]
+        off += 4
+        out = []
+        for _ in range(max(n, 0)):
+            scheme, off = read_string(buf, off)
+            user, off = read_string(buf, off)
+            out.append((scheme, user))
+        return out
+
+
+class MultiReadReq(_Req):
+    """ops: list of ("data" | "children", path)."""
+
+    type = 22
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    def serialize(self):
+        b = bytearray()
+        for kind, path in self.ops:
+            b.extend(multiheader_struct.pack(4 if kind == "data" else 8, False, -1) + write_string(path) + b"\x00")
+        return bytes(b + multiheader_struct.pack(-1, True, -1))
+
+    @classmethod
+    def deserialize(cls, buf, off):
+        out = []
+        while True:
+            t, done, err = multiheader_struct.unpack_from(buf, off)
+            off += multiheader_struct.size
+            if done:
+                return out
+            if t == 4:
+                data, off = read_buffer(buf, off)
+                out.append(("data", data, ZnodeStat._make(stat_struct.unpack_from(buf, off))))
+                off += stat_struct.size
+            elif t == 8:
+                kids, off = _read_strings(buf, off)
+                out.append(("children", sorted(kids)))
+            elif t == -1:
+                out.append(("error", int_struct.unpack_from(buf, off)[0]))
+                off += 4
+            else:
+                out.append(("unexpected-type", t, err))
+                return out
+
+
+def call(client, request, timeout=10):
+    result = client.handler.async_result()
+    client._call(request, result)
+    return result.get(timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# a bare socket client, for the handshake and for malformed input
+
+
+class Wire:
+    def __init__(self, hosts):
+        host, port = hosts.rsplit(":", 1)
+        self.addr = (host, int(port))
+        self.sock = socket.create_connection(self.addr, timeout=5)
+
+    def _recv_exact(self, n):
+        b = b""
+        while len(b) < n:
+            chunk = self.sock.recv(n - len(b))
+            if not chunk:
+                raise EOFError("connection closed by the server")
+            b += chunk
+        return b
+
+    def frame(self):
+        n = struct.unpack("!i", self._recv_exact(4))[0]
+        return self._recv_exact(n)
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def handshake(self, timeout_ms=4000, sid=0, pw=b"\x00" * 16):
+        body = struct.pack("!iqiq", 0, 0, timeout_ms, sid) + struct.pack("!i", len(pw)) + pw + b"\x00"
+        self.sock.sendall(struct.pack("!i", len(body)) + body)
+        resp = self.frame()
+        proto, to, rsid = struct.unpack_from("!iiq", resp, 0)
+        plen = struct.unpack_from("!i", resp, 16)[0]
+        return {"len": len(resp), "proto": proto, "timeout": to, "sid": rsid, "pw": resp[20:20 + plen], "pwlen": plen}
+
+    def request(self, xid, op, body=b""):
+        self.sock.sendall(struct.pack("!iii", 8 + len(body), xid, op) + body)
+
+    def reply(self):
+        f = self.frame()
+        xid, zxid, err = struct.unpack_from("!iqi", f, 0)
+        return xid, zxid, err, f[16:]
+
+    def closed(self, wait=3.0):
+        """True if the server closes the connection (EOF) within `wait` s."""
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                if not self.sock.recv(4096):
+                    return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def ustr(text):
+    b = text.encode()
+    return struct.pack("!i", len(b)) + b
+
+
+def ruok(hosts):
+    host, port = hosts.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"ruok")
+        s.settimeout(5)
+        out = b""
+        while True:
+            chunk = s.recv(64)
+            if not chunk:
+                return out.decode()
+            out += chunk
 
 
 # --------------------------------------------------------------------------
@@ -1335,23 +1615,255 @@ def recipe_tree_cache(ctx):
         eq(sorted(events), sorted([(TreeEvent.NODE_ADDED, root, b""), (TreeEvent.NODE_ADDED, root + "/x", b"x0")]), "initial events")
         events.clear()
         c.create(root + "/y/z", b"z0", makepath=True)
+        wait_for(lambda: len(events) >= 2, 10, "NODE_ADDED y, y/z")
         c.set(root + "/x", b"x1")
+        wait_for(lambda: len(events) >= 3, 10, "NODE_UPDATED x")
         c.delete(root + "/x")
-        want = [
-            (TreeEvent.NODE_ADDED, root + "/y", b""),
-            (TreeEvent.NODE_ADDED, root + "/y/z", b"z0"),
-            (TreeEvent.NODE_UPDATED, root + "/x", b"x1"),
-            (TreeEvent.NODE_REMOVED, root + "/x", b"x1"),
-        ]
-        wait_for(lambda: len(events) >= len(want), 10, "tree events")
+        wait_for(lambda: len(events) >= 4, 10, "NODE_REMOVED x")
         settle(w)
-        eq(sorted(events), sorted(want), "tree events")
+        eq(
+            events,
+            [
+                (TreeEvent.NODE_ADDED, root + "/y", b""),
+                (TreeEvent.NODE_ADDED, root + "/y/z", b"z0"),
+                (TreeEvent.NODE_UPDATED, root + "/x", b"x1"),
+                (TreeEvent.NODE_REMOVED, root + "/x", b"x1"),
+            ],
+            "tree events",
+        )
         node = cache.get_data(root + "/y/z")
         eq(node.data, b"z0", "cached data")
         eq(node.stat, c.exists(root + "/y/z"), "cached stat")
         eq(sorted(cache.get_children(root)), ["y"], "cached children")
     finally:
         cache.close()
+
+
+# --------------------------------------------------------------------------
+# opcodes kazoo has no API for (3.6+ features used by Curator, Pulsar, zkCli)
+
+
+@check
+def opcodes_ttl_and_container(ctx):
+    c = ctx.client()
+    b = ctx.base
+    path, st = call(c, CreateTTLReq(b + "/ttl", b"t", 5, 60000))
+    eq(path, b + "/ttl", "createTTL path")
+    eq((st.version, st.dataLength, st.numChildren), (0, 1, 0), "createTTL stat")
+    eq(st.ephemeralOwner, 0, "TTL node: Stat.ephemeralOwner is reported as 0")
+    eq(c.exists(b + "/ttl"), st, "exists of the TTL node")
+    path, st = call(c, CreateTTLReq(b + "/ttls-", b"", 6, 60000))
+    eq(path, b + "/ttls-0000000001", "sequential TTL")
+    for label, flags, ttl in (("ttl 0", 5, 0), ("ttl 2^40", 5, 1 << 40), ("ttl -1", 5, -1), ("flags 0", 0, 1000), ("flags 1 (ephemeral)", 1, 1000), ("flags 4 (container)", 4, 1000)):
+        raises(BadArgumentsError, lambda: call(c, CreateTTLReq(b + "/bad", b"", flags, ttl)), "createTTL " + label)
+    c.create(b + "/ttl/kid")  # TTL nodes can have children
+    path, st = call(c, CreateContainerReq(b + "/cont", b"c"))
+    eq(path, b + "/cont", "createContainer path")
+    eq(st.ephemeralOwner, 0, "container: Stat.ephemeralOwner is reported as 0")
+    c.create(b + "/cont/kid", ephemeral=True)
+    eq(c.get_children(b + "/cont"), ["kid"], "container children")
+    raises(NodeExistsError, lambda: call(c, CreateContainerReq(b + "/cont", b"")), "container exists")
+    raises(NoNodeError, lambda: call(c, CreateContainerReq(b + "/none/cont", b"")), "container without parent")
+
+
+@check
+def opcodes_ephemerals_children_number_whoami(ctx):
+    c = ctx.client()
+    other = ctx.client()
+    b = ctx.base
+    c.create(b + "/d/e1", ephemeral=True, makepath=True)
+    c.create(b + "/e2", ephemeral=True)
+    c.create(b + "/d/p/q", makepath=True)
+    other.create(b + "/d/theirs", ephemeral=True)
+    eq(sorted(call(c, GetEphemeralsReq(b + "/d"))), [b + "/d/e1"], "getEphemerals: own session only")
+    eq(sorted(call(c, GetEphemeralsReq(b))), [b + "/d/e1", b + "/e2"], "getEphemerals of base")
+    eq(sorted(call(c, GetEphemeralsReq(b + "/d/e"))), [b + "/d/e1"], "getEphemerals: string prefix, not path")
+    mine = call(c, GetEphemeralsReq("/"))
+    eq(sorted(x for x in mine if x.startswith(b)), [b + "/d/e1", b + "/e2"], "getEphemerals /")
+    eq(sorted(call(c, GetEphemeralsReq(""))), sorted(mine), "getEphemerals '' = '/'")
+    eq(call(other, GetEphemeralsReq(b)), [b + "/d/theirs"], "the other session's")
+    eq(call(c, GetAllChildrenNumberReq(b)), 6, "getAllChildrenNumber counts descendants, not the node")
+    eq(call(c, GetAllChildrenNumberReq(b + "/d/p/q")), 0, "leaf")
+    raises(NoNodeError, lambda: call(c, GetAllChildrenNumberReq(b + "/none")), "getAllChildrenNumber missing")
+    eq(call(c, WhoAmIReq()), [("ip", "127.0.0.1")], "whoAmI before auth")
+    c.add_auth("digest", "bob:pw")
+    eq(sorted(call(c, WhoAmIReq())), [("digest", "bob"), ("ip", "127.0.0.1")], "whoAmI after digest auth")
+
+
+@check
+def opcodes_multi_read(ctx):
+    c = ctx.client()
+    b = ctx.base
+    c.create(b + "/a", b"A")
+    c.create(b + "/a/x")
+    c.create(b + "/a/y")
+    res = call(c, MultiReadReq([("data", b + "/a"), ("children", b + "/a"), ("data", b + "/none"), ("children", b + "/none"), ("data", b + "/a/x")]))
+    eq(len(res), 5, "one result per op")
+    eq(res[0], ("data", b"A", c.exists(b + "/a")), "getData result")
+    eq(res[1], ("children", ["x", "y"]), "getChildren result")
+    eq(res[2:4], [("error", -101), ("error", -101)], "per-op NoNode, others unaffected")
+    eq(res[4][:2], ("data", b""), "getData of an empty node")
+    eq(call(c, MultiReadReq([])), [], "empty multiRead")
+
+
+@check
+def watch_check_and_remove(ctx):
+    c = ctx.client()
+    other = ctx.client()
+    p = ctx.base + "/n"
+    c.create(p)
+    raises(NoWatcherError, lambda: call(c, CheckWatchesReq(p, 3)), "checkWatches with no watch")
+    raises(NoWatcherError, lambda: call(c, RemoveWatchesReq(p, 3)), "removeWatches with no watch")
+    c.get(p, watch=lambda e: None)
+    eq(call(c, CheckWatchesReq(p, 2)), 0, "checkWatches Data")
+    raises(NoWatcherError, lambda: call(c, CheckWatchesReq(p, 1)), "checkWatches Children without one")
+    # (ZooKeeper 3.8 answers checkWatches OK for a watch another session holds;
+    # not asserted.) removeWatches is per session:
+    raises(NoWatcherError, lambda: call(other, RemoveWatchesReq(p, 2)), "removeWatches of another session's watch")
+    eq(call(c, CheckWatchesReq(p, 2)), 0, "the owner's watch is intact")
+    eq(call(c, RemoveWatchesReq(p, 2)), 0, "removeWatches Data")
+    raises(NoWatcherError, lambda: call(c, CheckWatchesReq(p, 2)), "gone after removeWatches")
+    c.get_children(p, watch=lambda e: None)
+    c.get(p, watch=lambda e: None)
+    eq(call(c, RemoveWatchesReq(p, 3)), 0, "removeWatches Any")
+    other.set(p, b"x")
+    other.create(p + "/kid")
+    settle(c)
+    eq(named(c.spy.snapshot(ctx.base)), [], "no events after the watches were removed")
+
+
+@check
+def watch_persistent_and_recursive(ctx):
+    c = ctx.client()
+    w = ctx.client()
+    b = ctx.base
+    rec, per = b + "/rec", b + "/per"
+    eq(call(w, AddWatchReq(rec, 1)), ("ErrorResponse", 0, 4), "addWatch reply body is ErrorResponse{0}")
+    eq(call(w, AddWatchReq(per, 0))[1], 0, "addWatch persistent")
+    for p in (rec, per):
+        c.create(p)
+        c.create(p + "/a")
+        c.create(p + "/a/b")
+        c.set(p + "/a/b", b"1")
+        c.set(p, b"1")
+        c.delete(p + "/a/b")
+        c.delete(p + "/a")
+        c.delete(p)
+        c.create(p)
+    settle(w)
+    eq(
+        named(w.spy.snapshot(rec)),
+        [
+            ("NodeCreated", rec), ("NodeCreated", rec + "/a"), ("NodeCreated", rec + "/a/b"),
+            ("NodeDataChanged", rec + "/a/b"), ("NodeDataChanged", rec),
+            ("NodeDeleted", rec + "/a/b"), ("NodeDeleted", rec + "/a"), ("NodeDeleted", rec), ("NodeCreated", rec),
+        ],
+        "PERSISTENT_RECURSIVE: node and descendants, no NodeChildrenChanged, survives delete",
+    )
+    eq(
+        named(w.spy.snapshot(per)),
+        [
+            ("NodeCreated", per), ("NodeChildrenChanged", per), ("NodeDataChanged", per),
+            ("NodeChildrenChanged", per), ("NodeDeleted", per), ("NodeCreated", per),
+        ],
+        "PERSISTENT: data and child events of the node itself, survives delete",
+    )
+    w.spy.clear()
+    eq(call(w, RemoveWatchesReq(rec, 3)), 0, "removeWatches Any removes a recursive watch")
+    eq(call(w, RemoveWatchesReq(per, 3)), 0, "removeWatches Any removes a persistent watch")
+    c.set(rec, b"2")
+    c.set(per, b"2")
+    settle(w)
+    eq(named(w.spy.snapshot(b)), [], "no events after removal")
+    raises(MarshallingError, lambda: call(w, AddWatchReq(b, 7)), "addWatch with an unknown mode")
+
+
+# --------------------------------------------------------------------------
+# the wire itself: handshake and malformed input (bare sockets)
+
+
+@check
+def wire_handshake_and_close(ctx):
+    a = Wire(ctx.hosts)
+    h = a.handshake(4000)
+    eq((h["len"], h["proto"], h["timeout"], h["pwlen"]), (37, 0, 4000, 16), "ConnectResponse: 37 bytes, proto 0, timeout, 16-byte password")
+    ok(h["sid"] != 0, "session id")
+    for req, want in ((1, 4000), (5000, 5000), (100000, 40000)):
+        w = Wire(ctx.hosts)
+        eq(w.handshake(req)["timeout"], want, "timeout %d ms clamped to [4000, 40000]" % req)
+        w.close()
+    a.request(-2, 11)
+    xid, zxid, err, body = a.reply()
+    eq((xid, err, body), (-2, 0, b""), "ping reply")
+    ok(zxid > 0, "ping reply carries the last zxid")
+    # reattach with the right password: same id, password and timeout; the old connection is closed
+    b = Wire(ctx.hosts)
+    h2 = b.handshake(4000, h["sid"], h["pw"])
+    eq((h2["sid"], h2["pw"], h2["timeout"]), (h["sid"], h["pw"], 4000), "reattach")
+    ok(a.closed(), "the previous connection of the session is closed")
+    # wrong password / unknown session: timeout 0, id 0, 16 zero bytes, then close
+    for label, sid, pw in (("wrong password", h["sid"], b"\x01" * 16), ("unknown session", 0x7777, b"\x01" * 16)):
+        w = Wire(ctx.hosts)
+        r = w.handshake(4000, sid, pw)
+        eq((r["len"], r["timeout"], r["sid"], r["pw"]), (37, 0, 0, b"\x00" * 16), label)
+        ok(w.closed(), label + ": connection closed")
+        w.close()
+    # closeSession: reply, then the server closes; the session is gone for good
+    b2 = Wire(ctx.hosts)
+    h3 = b2.handshake(4000, h["sid"], h["pw"])
+    eq(h3["sid"], h["sid"], "reattach after the wrong-password attempt")
+    b2.request(7, -11)
+    xid, zxid, err, body = b2.reply()
+    eq((xid, err, body), (7, 0, b""), "closeSession reply")
+    ok(b2.closed(), "closed after closeSession")
+    w = Wire(ctx.hosts)
+    eq(w.handshake(4000, h["sid"], h["pw"])["timeout"], 0, "a closed session cannot be resumed")
+    w.close()
+
+
+@check
+def wire_malformed_input(ctx):
+    def fresh():
+        w = Wire(ctx.hosts)
+        w.handshake(4000)
+        return w
+
+    # unknown opcodes: UNIMPLEMENTED (-6), then the connection is closed
+    for op in (999, 0):
+        w = fresh()
+        w.request(1, op)
+        xid, zxid, err, body = w.reply()
+        eq((xid, err), (1, -6), "opcode %d answered UNIMPLEMENTED" % op)
+        ok(w.closed(), "opcode %d: connection closed" % op)
+    # check (13) is valid only inside a multi: ZooKeeper 3.8 closes without a reply
+    w = fresh()
+    w.request(1, 13, ustr("/") + struct.pack("!i", -1))
+    try:
+        xid, zxid, err, body = w.reply()
+        eq(err, -6, "top-level check, if answered at all, is UNIMPLEMENTED")
+    except (EOFError, OSError):
+        pass
+    ok(w.closed(), "top-level check: connection closed")
+    # a body that does not parse: MARSHALLINGERROR (-5), the connection stays usable
+    w = fresh()
+    w.request(1, 4, b"\x00\x00\x00\xff")
+    eq(w.reply()[2], -5, "truncated getData body")
+    w.request(2, 3, ustr("/") + b"\x00")
+    eq(w.reply()[:3:2], (2, 0), "next request on the same connection")
+    w.close()
+    # frames longer than jute.maxbuffer, or negative: connection closed, no reply
+    for label, data in (("length 0x100000", struct.pack("!i", 0x100000) + b"\x00" * 64), ("negative length", struct.pack("!i", -5))):
+        w = fresh()
+        w.send_raw(data)
+        ok(w.closed(), label + ": connection closed")
+    # a garbage handshake
+    w = Wire(ctx.hosts)
+    w.send_raw(struct.pack("!i", 3) + b"abc")
+    ok(w.closed(), "garbage ConnectRequest: connection closed")
+    eq(ruok(ctx.hosts), "imok", "server still healthy")
+    c = ctx.client()
+    eq(c.exists("/").numChildren >= 1, True, "and serving sessions")
+
 
 
 # --------------------------------------------------------------------------
