@@ -1940,7 +1940,7 @@ def main():
         probe.stop()
         probe.close()
     except Exception as e:  # noqa: BLE001
-        print("FAIL connect: cannot open a session on %s: %r" % (args.hosts, e), flush=True)
+        print("FAIL connect  cannot open a session on %s: %r" % (args.hosts, e), flush=True)
         print("kazoo: 0 passed, %d failed" % len(checks), flush=True)
         os._exit(1)
     passed, failed = [], []
