@@ -65,7 +65,11 @@ pub async fn accept_loop(
         let writer_stream = unsafe { TcpStream::from_raw_fd(write_fd) };
         let (writer_bell, writer_waiter) = bell();
         let (reader_bell, reader_waiter) = bell();
-        let id = shard.borrow_mut().add_conn(peer, writer_bell, reader_bell);
+        let id = {
+            let mut shard = shard.borrow_mut();
+            shard.set_wall(clock.wall_ms());
+            shard.add_conn(peer, writer_bell, reader_bell)
+        };
         glommio::spawn_local(write_loop(
             writer_stream,
             shard.clone(),

@@ -79,7 +79,7 @@ pub struct ConnStats {
     pub latency_max_ms: i64,
     /// Latency samples.
     pub latency_count: u64,
-    /// When the connection was accepted (monotonic ms).
+    /// When the connection was accepted (wall-clock ms, as `cons` prints it).
     pub established_ms: i64,
 }
 
@@ -158,6 +158,7 @@ pub struct Shard {
     touched: HashSet<SessionId>,
     fired: Vec<Fired>,
     now_ms: i64,
+    wall_ms: i64,
     /// The highest zxid any shard has acknowledged to a client (shared).
     acked: Arc<AtomicI64>,
     /// `acked` as last read: local requests wait until the view reaches it, so a
@@ -194,6 +195,7 @@ impl Shard {
             touched: HashSet::new(),
             fired: Vec::new(),
             now_ms: 0,
+            wall_ms: 0,
             counters: ShardCounters::default(),
         }
     }
@@ -213,6 +215,11 @@ impl Shard {
         self.now_ms = now_ms;
     }
 
+    /// Updates the cached wall-clock time (read at accept and for reports).
+    pub fn set_wall(&mut self, wall_ms: i64) {
+        self.wall_ms = wall_ms;
+    }
+
     /// Reads the acknowledged-zxid floor (once per read batch, not per request):
     /// requests read after this must see every write acknowledged before it.
     pub fn observe_acked(&mut self) {
@@ -230,7 +237,7 @@ impl Shard {
         let auth: Arc<[Id]> = Arc::from(vec![Id::new("ip", peer.ip().to_string())]);
         let stats = ConnStats {
             latency_min_ms: i64::MAX,
-            established_ms: self.now_ms,
+            established_ms: self.wall_ms,
             ..ConnStats::default()
         };
         let conn = Conn {
@@ -269,7 +276,7 @@ impl Shard {
     /// `crst`: resets the counters of this shard's connections. (Other shards keep
     /// theirs until their own `crst`; a word is served by one shard.)
     pub fn reset_connection_stats(&mut self) {
-        let now_ms = self.now_ms;
+        let now_ms = self.wall_ms;
         for conn in self.conns.values_mut() {
             conn.stats = ConnStats {
                 latency_min_ms: i64::MAX,
