@@ -1,0 +1,665 @@
+//! One ZooKeeper session of the load generator, as a pure state machine: the
+//! driver hands it the time and the frames it reads, and it writes request
+//! frames into the driver's output buffer and returns what completed.
+//!
+//! A session works through phases the driver sets: `Connecting` (handshake),
+//! `Setup` (create its own znode), `Run` (the measured workload), `Drain`
+//! (answer what is still in flight or queued, send nothing new), `Teardown`
+//! (delete everything it created), `Close` (closeSession) and `Done`.
+//!
+//! ZooKeeper answers a session's requests in the order it sent them
+//! (`FinalRequestProcessor`, the "FIFO client order" guarantee), so requests in
+//! flight are a queue and every reply must match the oldest one's xid. Because
+//! only this session writes its znode, every reply is checked exactly: a setData
+//! returns the previous version plus one, a getData returns the version of this
+//! session's last acknowledged write (read-your-writes) and data of the written
+//! length whose first bytes carry that version.
+
+use std::collections::VecDeque;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use corekeeper::constants::JUTE_MAXBUFFER_DEFAULT;
+use corekeeper::proto::frame::{begin_frame, end_frame};
+use corekeeper::proto::{
+    xid, Acl, ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, ErrorCode, OpCode,
+    PathWatch, ReplyHeader, Request, Response, SetDataRequest,
+};
+use corekeeper::proto::{DecodeError, Reader};
+
+use crate::rng::Rng;
+use crate::workload::{OpKind, Workload};
+
+/// Arrivals an open-loop session queues while its pipeline is full; later ones
+/// are dropped and counted as `BacklogFull` errors.
+pub const BACKLOG_MAX: usize = 65_536;
+
+/// Largest reply frame accepted (ZooKeeper's `jute.maxbuffer` default).
+pub const REPLY_BYTES_MAX: usize = JUTE_MAXBUFFER_DEFAULT;
+
+/// Where a session is in the run; the driver moves all sessions together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Handshake sent or to send.
+    Connecting,
+    /// Creating the session's own znode.
+    Setup,
+    /// The measured workload.
+    Run,
+    /// No new operations; finishing those in flight or queued.
+    Drain,
+    /// Deleting what the session created.
+    Teardown,
+    /// closeSession sent or to send.
+    Close,
+    /// Closed (or failed): nothing more to do.
+    Done,
+}
+
+/// How operations arrive (`--rate` or not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopModel {
+    /// Each completion lets the session send the next operation at once
+    /// (sessions × depth operations always outstanding).
+    Closed,
+    /// Operations arrive at fixed times handed in by the driver's pacer; latency
+    /// counts from the arrival, including any wait for a free pipeline slot.
+    Open,
+}
+
+/// A reply that came back but is not what the request must return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invalid {
+    /// getData returned data (or `Stat.dataLength`) of the wrong length.
+    DataLength,
+    /// The data's version stamp disagrees with the returned `Stat.version`.
+    DataStamp,
+    /// setData did not return the previous version plus one.
+    Version,
+    /// getData did not see this session's last acknowledged write.
+    ReadYourWrites,
+    /// create returned a different path than requested.
+    CreatedPath,
+    /// The reply body did not decode.
+    Body,
+}
+
+/// Why an operation did not succeed; the key of the error counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// The server answered with this ZooKeeper error code (`ReplyHeader.err`).
+    Server(i32),
+    /// The server answered, but wrongly.
+    Invalid(Invalid),
+    /// The connection closed (or broke the protocol) with the operation pending.
+    ConnectionLoss,
+    /// Not answered within the drain time limit after the run.
+    Timeout,
+    /// Open loop: the arrival found the session's backlog full and was dropped.
+    BacklogFull,
+}
+
+impl ErrorKind {
+    /// The name used in reports: ZooKeeper's `KeeperException.Code` name for
+    /// server codes (`NONODE`), `invalid.*` for validation failures.
+    pub fn name(&self) -> String {
+        match self {
+            ErrorKind::Server(code) => match ErrorCode::from_code(*code) {
+                Some(known) => format!("{known:?}").to_uppercase(),
+                None => format!("ERROR{code}"),
+            },
+            ErrorKind::Invalid(what) => format!("invalid.{}", invalid_name(*what)),
+            ErrorKind::ConnectionLoss => "CONNECTIONLOSS".to_owned(),
+            ErrorKind::Timeout => "TIMEOUT".to_owned(),
+            ErrorKind::BacklogFull => "BACKLOGFULL".to_owned(),
+        }
+    }
+}
+
+fn invalid_name(what: Invalid) -> &'static str {
+    match what {
+        Invalid::DataLength => "data_length",
+        Invalid::DataStamp => "data_stamp",
+        Invalid::Version => "version",
+        Invalid::ReadYourWrites => "read_your_writes",
+        Invalid::CreatedPath => "created_path",
+        Invalid::Body => "body",
+    }
+}
+
+/// Why an operation was sent; only `Measured` ones enter the results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Part of the workload.
+    Measured,
+    /// Creating the session's znode.
+    Setup,
+    /// Deleting what the run created.
+    Teardown,
+    /// closeSession.
+    Close,
+    /// Given up on at the drain limit (already counted as a timeout).
+    Abandoned,
+}
+
+/// An operation that got its reply (or was failed by the session).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The operation.
+    pub op: OpKind,
+    /// Why it was sent.
+    pub purpose: Purpose,
+    /// When it should have been sent (closed loop: when it was), ns on the run clock.
+    pub intended_ns: u64,
+    /// What came of it.
+    pub outcome: Result<(), ErrorKind>,
+}
+
+/// The session cannot go on; the driver fails what is in flight and stops it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The server refused the handshake (negotiated timeout 0: session invalid).
+    #[error("the server refused the session (handshake returned timeout 0)")]
+    Refused,
+    /// A frame did not decode as the expected record.
+    #[error("undecodable frame: {0}")]
+    Decode(#[from] DecodeError),
+    /// A reply's xid is not that of the oldest request in flight.
+    #[error("reply xid {got} but the oldest request in flight is xid {expected:?}")]
+    UnexpectedXid {
+        /// The reply's xid.
+        got: i32,
+        /// The xid the session waited for (`None`: nothing in flight).
+        expected: Option<i32>,
+    },
+}
+
+/// A request sent and not yet answered.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    xid: i32,
+    op: OpKind,
+    purpose: Purpose,
+    intended_ns: u64,
+    /// For creates and tear-down deletes: the number in the node's name.
+    seq: u64,
+}
+
+/// Parameters shared by all sessions of a run.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// The workload.
+    pub workload: Workload,
+    /// Requests in flight at most.
+    pub depth: usize,
+    /// Closed or open loop.
+    pub model: LoopModel,
+    /// The run's root znode (created and removed by the driver).
+    pub root: String,
+    /// Session timeout asked for in the handshake.
+    pub timeout_ms: i32,
+    /// Run seed (each session draws from its own stream of it).
+    pub seed: u64,
+}
+
+/// One session's protocol state. Lives on one driver thread.
+pub struct Session {
+    index: u32,
+    config: SessionConfig,
+    node: String,
+    rng: Rng,
+    phase: Phase,
+    failed: bool,
+    xid_next: i32,
+    in_flight: VecDeque<InFlight>,
+    backlog: VecDeque<u64>,
+    run_end_ns: u64,
+    connect_sent: bool,
+    connected_session_id: Option<i64>,
+    setup_sent: bool,
+    created_next: u64,
+    teardown_next: u64,
+    node_delete_sent: bool,
+    close_sent: bool,
+    node_version: i32,
+    value_fill: Bytes,
+}
+
+impl Session {
+    /// Session number `index` of a run.
+    pub fn new(index: u32, config: SessionConfig) -> Session {
+        assert!(config.depth > 0, "depth must be positive");
+        let node = format!("{}/s{index}", config.root);
+        let value_fill = Bytes::from(vec![b'x'; config.workload.value_size]);
+        Session {
+            index,
+            rng: Rng::new(config.seed, u64::from(index)),
+            node,
+            config,
+            phase: Phase::Connecting,
+            failed: false,
+            xid_next: 1,
+            in_flight: VecDeque::new(),
+            backlog: VecDeque::new(),
+            run_end_ns: 0,
+            connect_sent: false,
+            connected_session_id: None,
+            setup_sent: false,
+            created_next: 0,
+            teardown_next: 0,
+            node_delete_sent: false,
+            close_sent: false,
+            node_version: 0,
+            value_fill,
+        }
+    }
+
+    /// The session's index in the run.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The session id the server gave, once connected.
+    pub fn session_id(&self) -> Option<i64> {
+        self.connected_session_id
+    }
+
+    /// Whether the session failed (connection lost, refused, protocol error).
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Requests in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Moves to `phase`; `Run` sends until `run_end_ns` (closed loop).
+    pub fn set_phase(&mut self, phase: Phase, run_end_ns: u64) {
+        if self.failed {
+            return;
+        }
+        self.phase = phase;
+        self.run_end_ns = run_end_ns;
+    }
+
+    /// Queues an open-loop arrival intended at `intended_ns`.
+    pub fn push_arrival(&mut self, intended_ns: u64) -> Result<(), ErrorKind> {
+        if self.failed {
+            return Err(ErrorKind::ConnectionLoss);
+        }
+        if self.backlog.len() >= BACKLOG_MAX {
+            return Err(ErrorKind::BacklogFull);
+        }
+        self.backlog.push_back(intended_ns);
+        Ok(())
+    }
+
+    /// Whether the current phase has nothing left to send or wait for. `Run`
+    /// never finishes by itself: the driver ends it by the clock.
+    pub fn phase_done(&self) -> bool {
+        if self.failed {
+            return true;
+        }
+        let idle = self.in_flight.is_empty();
+        match self.phase {
+            Phase::Connecting => self.connected_session_id.is_some(),
+            Phase::Setup => idle && (self.setup_sent || !self.config.workload.uses_session_node()),
+            Phase::Run => false,
+            Phase::Drain => idle && self.backlog.is_empty(),
+            Phase::Teardown => {
+                idle && self.teardown_next >= self.created_next
+                    && (self.node_delete_sent || !self.config.workload.uses_session_node())
+            }
+            Phase::Close => false,
+            Phase::Done => true,
+        }
+    }
+
+    /// Writes the requests the session may send now into `out` (appending whole
+    /// frames) and returns how many.
+    pub fn fill(&mut self, now_ns: u64, out: &mut BytesMut) -> usize {
+        if self.failed {
+            return 0;
+        }
+        let mut sent = 0;
+        match self.phase {
+            Phase::Connecting if !self.connect_sent => {
+                self.encode_connect(out);
+                self.connect_sent = true;
+                sent += 1;
+            }
+            Phase::Setup if !self.setup_sent && self.config.workload.uses_session_node() => {
+                self.setup_sent = true;
+                self.send_create_node(out);
+                sent += 1;
+            }
+            Phase::Run => match self.config.model {
+                LoopModel::Closed => {
+                    while self.has_room() && now_ns < self.run_end_ns {
+                        self.send_measured(now_ns, out);
+                        sent += 1;
+                    }
+                }
+                LoopModel::Open => sent += self.send_backlog(out),
+            },
+            Phase::Drain => sent += self.send_backlog(out),
+            Phase::Teardown => sent += self.send_teardown(out),
+            Phase::Close if !self.close_sent => {
+                self.close_sent = true;
+                let xid = self.next_xid();
+                Request::CloseSession.encode_frame(xid, out);
+                // closeSession's reply is bookkept like a delete's (no body).
+                self.push_in_flight(xid, OpKind::Delete, Purpose::Close, 0, 0);
+                sent += 1;
+            }
+            _ => {}
+        }
+        sent
+    }
+
+    /// Writes a ping (xid -2); its reply is skipped, wherever it comes.
+    pub fn encode_ping(&self, out: &mut BytesMut) {
+        Request::Ping.encode_frame(xid::PING, out);
+    }
+
+    /// Handles one frame from the server.
+    pub fn on_frame(&mut self, frame: &Bytes) -> Result<Option<Completion>, SessionError> {
+        let mut r = Reader::new(frame, REPLY_BYTES_MAX);
+        if self.connected_session_id.is_none() {
+            let response = ConnectResponse::decode(&mut r)?;
+            if response.timeout_ms <= 0 {
+                return Err(SessionError::Refused);
+            }
+            self.connected_session_id = Some(response.session_id);
+            return Ok(None);
+        }
+        let header = ReplyHeader::decode(&mut r)?;
+        if header.xid == xid::PING || header.xid == xid::NOTIFICATION {
+            return Ok(None);
+        }
+        let pending = match self.in_flight.front() {
+            Some(front) if front.xid == header.xid => {
+                self.in_flight.pop_front().expect("front exists")
+            }
+            other => {
+                return Err(SessionError::UnexpectedXid {
+                    got: header.xid,
+                    expected: other.map(|p| p.xid),
+                })
+            }
+        };
+        if pending.purpose == Purpose::Close {
+            self.phase = Phase::Done;
+        }
+        let outcome = if header.err != 0 {
+            Err(ErrorKind::Server(header.err))
+        } else {
+            self.check_reply(&pending, &mut r)
+                .map_err(ErrorKind::Invalid)
+        };
+        Ok(Some(Completion {
+            op: pending.op,
+            purpose: pending.purpose,
+            intended_ns: pending.intended_ns,
+            outcome,
+        }))
+    }
+
+    /// Marks the session failed and returns a `ConnectionLoss` completion for
+    /// everything in flight or queued.
+    pub fn fail(&mut self) -> Vec<Completion> {
+        self.failed = true;
+        let mut lost: Vec<Completion> = self
+            .in_flight
+            .drain(..)
+            .map(|p| Completion {
+                op: p.op,
+                purpose: p.purpose,
+                intended_ns: p.intended_ns,
+                outcome: Err(ErrorKind::ConnectionLoss),
+            })
+            .collect();
+        let workload = self.config.workload;
+        for intended_ns in self.backlog.drain(..) {
+            lost.push(Completion {
+                op: workload.next_op(&mut self.rng),
+                purpose: Purpose::Measured,
+                intended_ns,
+                outcome: Err(ErrorKind::ConnectionLoss),
+            });
+        }
+        lost
+    }
+
+    /// Gives up on the measured operations still in flight or queued (the drain
+    /// limit passed): returns their intended times, drops the queue, and keeps
+    /// the in-flight ones only to match their replies if they still come.
+    pub fn abandon_measured(&mut self) -> Vec<u64> {
+        let mut given_up: Vec<u64> = self.backlog.drain(..).collect();
+        for pending in self.in_flight.iter_mut() {
+            if pending.purpose == Purpose::Measured {
+                pending.purpose = Purpose::Abandoned;
+                given_up.push(pending.intended_ns);
+            }
+        }
+        given_up
+    }
+
+    fn has_room(&self) -> bool {
+        self.in_flight.len() < self.config.depth
+    }
+
+    fn next_xid(&mut self) -> i32 {
+        let xid = self.xid_next;
+        self.xid_next = if xid == i32::MAX { 1 } else { xid + 1 };
+        xid
+    }
+
+    fn push_in_flight(&mut self, xid: i32, op: OpKind, purpose: Purpose, intended_ns: u64, seq: u64) {
+        self.in_flight.push_back(InFlight {
+            xid,
+            op,
+            purpose,
+            intended_ns,
+            seq,
+        });
+    }
+
+    fn encode_connect(&self, out: &mut BytesMut) {
+        let start = begin_frame(out);
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout_ms: self.config.timeout_ms,
+            session_id: 0,
+            passwd: Bytes::from_static(&[0; 16]),
+            read_only: Some(false),
+        }
+        .encode(out);
+        end_frame(out, start);
+    }
+
+    /// The data written when the node reaches `version`: the version, big-endian,
+    /// in the first 4 bytes (when the value has room), then filler.
+    fn stamped_value(&self, version: i32) -> Bytes {
+        let size = self.config.workload.value_size;
+        if size < 4 {
+            return self.value_fill.clone();
+        }
+        let mut value = BytesMut::with_capacity(size);
+        value.put_i32(version);
+        value.extend_from_slice(&self.value_fill[4..]);
+        value.freeze()
+    }
+
+    fn send_create_node(&mut self, out: &mut BytesMut) {
+        let data = self.stamped_value(0);
+        let xid = self.next_xid();
+        Request::Create(CreateRequest {
+            path: &self.node,
+            data,
+            acl: Acl::open_unsafe(),
+            ..CreateRequest::default()
+        })
+        .encode_frame(xid, out);
+        self.push_in_flight(xid, OpKind::Create, Purpose::Setup, 0, 0);
+    }
+
+    fn send_measured(&mut self, intended_ns: u64, out: &mut BytesMut) {
+        let op = self.config.workload.next_op(&mut self.rng);
+        let xid = self.next_xid();
+        let mut seq = 0;
+        match op {
+            OpKind::GetData => Request::GetData(PathWatch {
+                path: &self.node,
+                watch: false,
+            })
+            .encode_frame(xid, out),
+            OpKind::SetData => {
+                // Stamp with the version this write will create, counting writes
+                // still in flight ahead of it.
+                let writes_ahead = self
+                    .in_flight
+                    .iter()
+                    .filter(|p| p.op == OpKind::SetData && p.purpose == Purpose::Measured)
+                    .count() as i32;
+                let data = self.stamped_value(self.node_version + writes_ahead + 1);
+                Request::SetData(SetDataRequest {
+                    path: &self.node,
+                    data,
+                    data_null: false,
+                    version: -1,
+                })
+                .encode_frame(xid, out)
+            }
+            OpKind::Create => {
+                seq = self.created_next;
+                self.created_next += 1;
+                let path = created_path(&self.config.root, self.index, seq);
+                Request::Create(CreateRequest {
+                    path: &path,
+                    data: self.value_fill.clone(),
+                    acl: Acl::open_unsafe(),
+                    ..CreateRequest::default()
+                })
+                .encode_frame(xid, out)
+            }
+            OpKind::Delete => unreachable!("no workload deletes in its measured phase yet"),
+        }
+        self.push_in_flight(xid, op, Purpose::Measured, intended_ns, seq);
+    }
+
+    fn send_backlog(&mut self, out: &mut BytesMut) -> usize {
+        let mut sent = 0;
+        while self.has_room() {
+            let Some(intended_ns) = self.backlog.pop_front() else {
+                break;
+            };
+            self.send_measured(intended_ns, out);
+            sent += 1;
+        }
+        sent
+    }
+
+    fn send_teardown(&mut self, out: &mut BytesMut) -> usize {
+        let mut sent = 0;
+        while self.has_room() && self.teardown_next < self.created_next {
+            let seq = self.teardown_next;
+            self.teardown_next += 1;
+            let path = created_path(&self.config.root, self.index, seq);
+            let xid = self.next_xid();
+            Request::Delete(DeleteRequest {
+                path: &path,
+                version: -1,
+            })
+            .encode_frame(xid, out);
+            self.push_in_flight(xid, OpKind::Delete, Purpose::Teardown, 0, seq);
+            sent += 1;
+        }
+        if self.has_room()
+            && self.config.workload.uses_session_node()
+            && self.setup_sent
+            && !self.node_delete_sent
+        {
+            self.node_delete_sent = true;
+            let xid = self.next_xid();
+            Request::Delete(DeleteRequest {
+                path: &self.node,
+                version: -1,
+            })
+            .encode_frame(xid, out);
+            self.push_in_flight(xid, OpKind::Delete, Purpose::Teardown, 0, 0);
+            sent += 1;
+        } else if !self.setup_sent {
+            // Nothing was created: nothing to delete.
+            self.node_delete_sent = true;
+        }
+        sent
+    }
+
+    /// Decodes and validates a successful reply; updates the session's view of
+    /// its znode.
+    fn check_reply(&mut self, pending: &InFlight, r: &mut Reader<'_>) -> Result<(), Invalid> {
+        let op = match pending.purpose {
+            Purpose::Close => OpCode::CloseSession,
+            _ => opcode(pending.op),
+        };
+        let response = Response::decode(op, r).map_err(|_| Invalid::Body)?;
+        if matches!(pending.purpose, Purpose::Close | Purpose::Teardown) {
+            return Ok(());
+        }
+        match response {
+            Response::GetData { data, stat, .. } => self.check_read(&data, stat.version, stat.data_length),
+            Response::SetData { stat } => {
+                let expected = self.node_version + 1;
+                self.node_version = stat.version;
+                if stat.version == expected {
+                    Ok(())
+                } else {
+                    Err(Invalid::Version)
+                }
+            }
+            Response::Create { path } if pending.purpose == Purpose::Setup => {
+                (path == self.node).then_some(()).ok_or(Invalid::CreatedPath)
+            }
+            Response::Create { path } => (path == created_path(&self.config.root, self.index, pending.seq))
+                .then_some(())
+                .ok_or(Invalid::CreatedPath),
+            Response::Empty => Ok(()),
+            _ => Err(Invalid::Body),
+        }
+    }
+
+    fn check_read(&self, data: &[u8], version: i32, data_length: i32) -> Result<(), Invalid> {
+        let size = self.config.workload.value_size;
+        if data.len() != size || usize::try_from(data_length) != Ok(size) {
+            return Err(Invalid::DataLength);
+        }
+        if version != self.node_version {
+            return Err(Invalid::ReadYourWrites);
+        }
+        if size >= 4 && data[..4] != version.to_be_bytes() {
+            return Err(Invalid::DataStamp);
+        }
+        Ok(())
+    }
+}
+
+/// The path of create number `seq` of session `index` under `root`.
+pub fn created_path(root: &str, index: u32, seq: u64) -> String {
+    format!("{root}/c{index}-{seq}")
+}
+
+fn opcode(op: OpKind) -> OpCode {
+    match op {
+        OpKind::GetData => OpCode::GetData,
+        OpKind::SetData => OpCode::SetData,
+        OpKind::Create => OpCode::Create,
+        OpKind::Delete => OpCode::Delete,
+    }
+}
