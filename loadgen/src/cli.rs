@@ -128,7 +128,9 @@ impl RunArgs {
                 return Err("--rate must be a positive number of ops/s".into());
             }
         }
-        let value_size = self.value_size.unwrap_or(self.workload.value_size_default());
+        let value_size = self
+            .value_size
+            .unwrap_or(self.workload.value_size_default());
         if value_size > crate::session::REPLY_BYTES_MAX - 1024 {
             return Err("--value-size must fit a reply under jute.maxbuffer (1 MiB)".into());
         }
@@ -172,7 +174,14 @@ mod tests {
 
     #[test]
     fn run_parses_with_defaults() {
-        let cli = parse(&["run", "--target", "127.0.0.1:2181,127.0.0.1:2182", "--workload", "mixed"]).unwrap();
+        let cli = parse(&[
+            "run",
+            "--target",
+            "127.0.0.1:2181,127.0.0.1:2182",
+            "--workload",
+            "mixed",
+        ])
+        .unwrap();
         let Command::Run(args) = cli.command;
         let config = args.to_config().unwrap();
         assert_eq!(config.targets.len(), 2);
@@ -184,8 +193,26 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert!(parse(&["run", "--target", "x:1", "--workload", "nope"]).is_err());
-        assert!(parse(&["run", "--target", "x:1", "--workload", "read", "--read-pct", "101"]).is_err());
-        let cli = parse(&["run", "--target", "127.0.0.1:1", "--workload", "read", "--rate", "0"]).unwrap();
+        assert!(parse(&[
+            "run",
+            "--target",
+            "x:1",
+            "--workload",
+            "read",
+            "--read-pct",
+            "101"
+        ])
+        .is_err());
+        let cli = parse(&[
+            "run",
+            "--target",
+            "127.0.0.1:1",
+            "--workload",
+            "read",
+            "--rate",
+            "0",
+        ])
+        .unwrap();
         let Command::Run(args) = cli.command;
         assert!(args.to_config().unwrap_err().contains("--rate"));
     }

@@ -105,18 +105,30 @@ impl Control {
         self.call(&request, path).map(|_| ())
     }
 
+    /// The names of `path`'s children.
+    pub fn children(&mut self, path: &str) -> Result<Vec<String>, ControlError> {
+        match self.call(
+            &Request::GetChildren(PathWatch { path, watch: false }),
+            path,
+        )? {
+            Response::GetChildren { children } => Ok(children),
+            other => Err(self.protocol(format!("getChildren returned {other:?}"))),
+        }
+    }
+
     /// Deletes `path` and, if it has children (left by an aborted run), them first.
     pub fn delete_tree(&mut self, path: &str) -> Result<(), ControlError> {
-        let children = match self.call(&Request::GetChildren(PathWatch { path, watch: false }), path)? {
-            Response::GetChildren { children } => children,
-            other => return Err(self.protocol(format!("getChildren returned {other:?}"))),
-        };
+        let children = self.children(path)?;
         for chunk in children.chunks(CLEANUP_BATCH_MAX) {
             let mut out = BytesMut::new();
             for child in chunk {
                 let xid = self.next_xid();
                 let child = format!("{path}/{child}");
-                Request::Delete(DeleteRequest { path: &child, version: -1 }).encode_frame(xid, &mut out);
+                Request::Delete(DeleteRequest {
+                    path: &child,
+                    version: -1,
+                })
+                .encode_frame(xid, &mut out);
             }
             self.send(&out)?;
             for _ in chunk {

@@ -38,9 +38,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::control::{Control, ControlError};
 use crate::report::{Report, RunParams};
-use crate::session::{
-    ErrorKind, LoopModel, Phase, Session, SessionConfig, REPLY_BYTES_MAX,
-};
+use crate::session::{ErrorKind, LoopModel, Phase, Session, SessionConfig, REPLY_BYTES_MAX};
 use crate::stats::{Interval, Recorder, Stats, Window};
 use crate::workload::Workload;
 
@@ -157,7 +155,9 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
     let (tx, rx) = mpsc::channel();
     let mut joins = Vec::new();
     for t in 0..threads {
-        let sessions: Vec<u32> = (0..config.sessions).filter(|i| *i as usize % threads == t).collect();
+        let sessions: Vec<u32> = (0..config.sessions)
+            .filter(|i| *i as usize % threads == t)
+            .collect();
         let ctx = ThreadCtx {
             config: config.clone(),
             root: root.clone(),
@@ -189,7 +189,15 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
         to_ns: start_ns + (config.warmup + config.duration).as_nanos() as u64,
     };
     let aborted = shared.abort.load(Ordering::Acquire);
-    let cpu_s = follow_progress(&rx, threads, &shared, start_ns, window, aborted, on_progress);
+    let cpu_s = follow_progress(
+        &rx,
+        threads,
+        &shared,
+        start_ns,
+        window,
+        aborted,
+        on_progress,
+    );
 
     let mut stats = Stats::new();
     let mut setup_errors = BTreeMap::new();
@@ -208,7 +216,10 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
     control.delete_tree(&root)?;
     control.close();
     if aborted || !setup_errors.is_empty() {
-        let list: Vec<String> = setup_errors.iter().map(|(k, n)| format!("{} x{n}", k.name())).collect();
+        let list: Vec<String> = setup_errors
+            .iter()
+            .map(|(k, n)| format!("{} x{n}", k.name()))
+            .collect();
         return Err(RunError::Setup(list.join(", ")));
     }
     let params = RunParams {
@@ -221,7 +232,13 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
         warmup_s: config.warmup.as_secs_f64(),
     };
     let cpu_cores = cpu_s / window.seconds();
-    Ok(Report::new(params, window.seconds(), &stats, &housekeeping, cpu_cores))
+    Ok(Report::new(
+        params,
+        window.seconds(),
+        &stats,
+        &housekeeping,
+        cpu_cores,
+    ))
 }
 
 /// Merges the threads' seconds into progress lines until every thread is done;
@@ -254,7 +271,8 @@ fn follow_progress(
         } else {
             u64::MAX
         };
-        let wait = Duration::from_nanos(next_mark.saturating_sub(now)).min(Duration::from_millis(250));
+        let wait =
+            Duration::from_nanos(next_mark.saturating_sub(now)).min(Duration::from_millis(250));
         match rx.recv_timeout(wait) {
             Ok(Msg::Finished) => finished += 1,
             Ok(Msg::Interval(interval)) => {
@@ -373,7 +391,14 @@ async fn thread_main(ctx: ThreadCtx) -> ThreadResult {
             closed: false,
         }));
         let addr = ctx.config.targets[index as usize % ctx.config.targets.len()];
-        glommio::spawn_local(session_task(conn.clone(), addr, state.clone(), writer_waiter, ping_every)).detach();
+        glommio::spawn_local(session_task(
+            conn.clone(),
+            addr,
+            state.clone(),
+            writer_waiter,
+            ping_every,
+        ))
+        .detach();
         conns.push(conn);
     }
 
@@ -381,9 +406,20 @@ async fn thread_main(ctx: ThreadCtx) -> ThreadResult {
     let lost = conns.iter().filter(|c| c.borrow().session.failed()).count() as u64;
     if !connected || lost > 0 {
         let mut rec = state.recorder.borrow_mut();
-        *rec.setup_errors.entry(ErrorKind::ConnectionLoss).or_insert(0) += lost.max(1);
+        *rec.setup_errors
+            .entry(ErrorKind::ConnectionLoss)
+            .or_insert(0) += lost.max(1);
     }
-    let set_up = connected && advance(&conns, &state, &phase_waiter, Phase::Setup, 0, SETUP_TIME_MAX).await;
+    let set_up = connected
+        && advance(
+            &conns,
+            &state,
+            &phase_waiter,
+            Phase::Setup,
+            0,
+            SETUP_TIME_MAX,
+        )
+        .await;
     if !set_up || !state.recorder.borrow().setup_errors.is_empty() {
         ctx.shared.abort.store(true, Ordering::Release);
     }
@@ -394,11 +430,28 @@ async fn thread_main(ctx: ThreadCtx) -> ThreadResult {
         let start_ns = ctx.shared.start_ns.load(Ordering::Acquire);
         measure(&ctx, &conns, &state, &phase_waiter, start_ns).await;
     }
-    if !advance(&conns, &state, &phase_waiter, Phase::Teardown, 0, TEARDOWN_TIME_MAX).await {
+    if !advance(
+        &conns,
+        &state,
+        &phase_waiter,
+        Phase::Teardown,
+        0,
+        TEARDOWN_TIME_MAX,
+    )
+    .await
+    {
         let mut rec = state.recorder.borrow_mut();
         *rec.teardown_errors.entry(ErrorKind::Timeout).or_insert(0) += 1;
     }
-    advance(&conns, &state, &phase_waiter, Phase::Close, 0, CLOSE_TIME_MAX).await;
+    advance(
+        &conns,
+        &state,
+        &phase_waiter,
+        Phase::Close,
+        0,
+        CLOSE_TIME_MAX,
+    )
+    .await;
     for conn in &conns {
         let mut conn = conn.borrow_mut();
         conn.closed = true;
@@ -407,7 +460,10 @@ async fn thread_main(ctx: ThreadCtx) -> ThreadResult {
     let _ = ctx.progress.send(Msg::Finished);
     let recorder = std::mem::replace(
         &mut *state.recorder.borrow_mut(),
-        Recorder::new(Window { from_ns: 0, to_ns: 0 }),
+        Recorder::new(Window {
+            from_ns: 0,
+            to_ns: 0,
+        }),
     );
     ThreadResult {
         stats: recorder.stats,
@@ -417,14 +473,25 @@ async fn thread_main(ctx: ThreadCtx) -> ThreadResult {
 }
 
 /// Warm-up, the window, and the drain.
-async fn measure(ctx: &ThreadCtx, conns: &[ConnRef], state: &Rc<ThreadState>, phase_waiter: &BellWaiter, start_ns: u64) {
+async fn measure(
+    ctx: &ThreadCtx,
+    conns: &[ConnRef],
+    state: &Rc<ThreadState>,
+    phase_waiter: &BellWaiter,
+    start_ns: u64,
+) {
     let window = Window {
         from_ns: start_ns + ctx.config.warmup.as_nanos() as u64,
         to_ns: start_ns + (ctx.config.warmup + ctx.config.duration).as_nanos() as u64,
     };
     state.recorder.borrow_mut().window = window;
     sleep_until(state.epoch, start_ns).await;
-    let ticker = glommio::spawn_local(tick(state.clone(), ctx.progress.clone(), start_ns, window.to_ns));
+    let ticker = glommio::spawn_local(tick(
+        state.clone(),
+        ctx.progress.clone(),
+        start_ns,
+        window.to_ns,
+    ));
     for conn in conns {
         let mut conn = conn.borrow_mut();
         conn.session.set_phase(Phase::Run, window.to_ns);
@@ -437,7 +504,16 @@ async fn measure(ctx: &ThreadCtx, conns: &[ConnRef], state: &Rc<ThreadState>, ph
         }
         None => sleep_until(state.epoch, window.to_ns).await,
     }
-    if !advance(conns, state, phase_waiter, Phase::Drain, window.to_ns, DRAIN_TIME_MAX).await {
+    if !advance(
+        conns,
+        state,
+        phase_waiter,
+        Phase::Drain,
+        window.to_ns,
+        DRAIN_TIME_MAX,
+    )
+    .await
+    {
         let mut rec = state.recorder.borrow_mut();
         for conn in conns {
             for intended_ns in conn.borrow_mut().session.abandon_measured() {
@@ -552,11 +628,20 @@ async fn sleep_until(epoch: Instant, at_ns: u64) {
 }
 
 /// Connects one session and runs its reader; spawns its writer.
-async fn session_task(conn: ConnRef, addr: SocketAddr, state: Rc<ThreadState>, writer_waiter: BellWaiter, ping_every: Duration) {
+async fn session_task(
+    conn: ConnRef,
+    addr: SocketAddr,
+    state: Rc<ThreadState>,
+    writer_waiter: BellWaiter,
+    ping_every: Duration,
+) {
     let stream = match TcpStream::connect(addr).await {
         Ok(stream) => stream,
         Err(error) => {
-            eprintln!("corekeeper-loadgen: session {}: connect {addr}: {error}", conn.borrow().session.index());
+            eprintln!(
+                "corekeeper-loadgen: session {}: connect {addr}: {error}",
+                conn.borrow().session.index()
+            );
             session_lost(&conn, &state);
             return;
         }
@@ -566,7 +651,10 @@ async fn session_task(conn: ConnRef, addr: SocketAddr, state: Rc<ThreadState>, w
     // `TcpStream` alone and closed when it drops.
     let write_fd = unsafe { libc::dup(stream.as_raw_fd()) };
     if write_fd < 0 {
-        eprintln!("corekeeper-loadgen: dup failed: {}", std::io::Error::last_os_error());
+        eprintln!(
+            "corekeeper-loadgen: dup failed: {}",
+            std::io::Error::last_os_error()
+        );
         session_lost(&conn, &state);
         return;
     }

@@ -460,7 +460,14 @@ impl Session {
         xid
     }
 
-    fn push_in_flight(&mut self, xid: i32, op: OpKind, purpose: Purpose, intended_ns: u64, seq: u64) {
+    fn push_in_flight(
+        &mut self,
+        xid: i32,
+        op: OpKind,
+        purpose: Purpose,
+        intended_ns: u64,
+        seq: u64,
+    ) {
         self.in_flight.push_back(InFlight {
             xid,
             op,
@@ -614,7 +621,9 @@ impl Session {
             return Ok(());
         }
         match response {
-            Response::GetData { data, stat, .. } => self.check_read(&data, stat.version, stat.data_length),
+            Response::GetData { data, stat, .. } => {
+                self.check_read(&data, stat.version, stat.data_length)
+            }
             Response::SetData { stat } => {
                 let expected = self.node_version + 1;
                 self.node_version = stat.version;
@@ -624,12 +633,13 @@ impl Session {
                     Err(Invalid::Version)
                 }
             }
-            Response::Create { path } if pending.purpose == Purpose::Setup => {
-                (path == self.node).then_some(()).ok_or(Invalid::CreatedPath)
-            }
-            Response::Create { path } => (path == created_path(&self.config.root, self.index, pending.seq))
+            Response::Create { path } if pending.purpose == Purpose::Setup => (path == self.node)
                 .then_some(())
                 .ok_or(Invalid::CreatedPath),
+            Response::Create { path } => (path
+                == created_path(&self.config.root, self.index, pending.seq))
+            .then_some(())
+            .ok_or(Invalid::CreatedPath),
             Response::Empty => Ok(()),
             _ => Err(Invalid::Body),
         }
@@ -661,5 +671,344 @@ fn opcode(op: OpKind) -> OpCode {
         OpKind::SetData => OpCode::SetData,
         OpKind::Create => OpCode::Create,
         OpKind::Delete => OpCode::Delete,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use corekeeper::proto::frame::split_frame;
+    use corekeeper::proto::response::{
+        encode_create_response, encode_get_data_response, encode_header_only_reply,
+        encode_reply_frame_header, encode_stat_response,
+    };
+    use corekeeper::proto::{RequestHeader, Stat};
+
+    use super::*;
+    use crate::workload::WorkloadKind;
+
+    /// A tiny in-memory ZooKeeper: enough of the protocol for one session. A
+    /// `fault` can make it answer wrongly.
+    #[derive(Default)]
+    struct FakeServer {
+        nodes: HashMap<String, (Bytes, i32)>,
+        connected: bool,
+        fault: Option<Fault>,
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Fault {
+        SkipVersion,
+        StaleRead,
+        ShortRead,
+        WrongXid,
+    }
+
+    impl FakeServer {
+        /// Answers every whole request frame in `input`, in order.
+        fn serve(&mut self, input: &mut BytesMut) -> BytesMut {
+            let mut out = BytesMut::new();
+            while let Some(frame) = split_frame(input, REPLY_BYTES_MAX).unwrap() {
+                let mut r = Reader::new(&frame, REPLY_BYTES_MAX);
+                if !self.connected {
+                    ConnectRequest::decode(&mut r).unwrap();
+                    self.connected = true;
+                    let response = ConnectResponse {
+                        timeout_ms: 30_000,
+                        session_id: 0x77,
+                        read_only: Some(false),
+                        ..ConnectResponse::default()
+                    };
+                    response.encode_frame(&mut out);
+                    continue;
+                }
+                let header = RequestHeader::decode(&mut r).unwrap();
+                let request = Request::decode(header.op().unwrap(), &mut r).unwrap();
+                self.answer(header.xid, request, &mut out);
+            }
+            out
+        }
+
+        fn answer(&mut self, xid: i32, request: Request<'_>, out: &mut BytesMut) {
+            let xid = if self.fault == Some(Fault::WrongXid) {
+                xid + 1
+            } else {
+                xid
+            };
+            let stat = |data: &Bytes, version: i32| Stat {
+                version,
+                data_length: data.len() as i32,
+                ..Stat::default()
+            };
+            match request {
+                Request::Create(c) => {
+                    if self.nodes.contains_key(c.path) {
+                        return encode_header_only_reply(out, xid, 1, ErrorCode::NodeExists.code());
+                    }
+                    self.nodes.insert(c.path.to_owned(), (c.data.clone(), 0));
+                    let start = encode_reply_frame_header(out, xid, 1, 0);
+                    encode_create_response(out, c.path);
+                    end_frame(out, start);
+                }
+                Request::SetData(s) => {
+                    let skip = i32::from(self.fault == Some(Fault::SkipVersion));
+                    let node = self.nodes.get_mut(s.path).unwrap();
+                    *node = (s.data.clone(), node.1 + 1 + skip);
+                    let start = encode_reply_frame_header(out, xid, 1, 0);
+                    encode_stat_response(out, &stat(&node.0, node.1));
+                    end_frame(out, start);
+                }
+                Request::GetData(g) => {
+                    let (mut data, mut version) = self.nodes[g.path].clone();
+                    if self.fault == Some(Fault::StaleRead) && version > 0 {
+                        version -= 1;
+                        let mut stamped = BytesMut::from(&data[..]);
+                        stamped[..4].copy_from_slice(&version.to_be_bytes());
+                        data = stamped.freeze();
+                    }
+                    if self.fault == Some(Fault::ShortRead) {
+                        data = data.slice(1..);
+                    }
+                    let start = encode_reply_frame_header(out, xid, 1, 0);
+                    encode_get_data_response(out, &data, &stat(&data, version));
+                    end_frame(out, start);
+                }
+                Request::Delete(d) => {
+                    let err = match self.nodes.remove(d.path) {
+                        Some(_) => 0,
+                        None => ErrorCode::NoNode.code(),
+                    };
+                    encode_header_only_reply(out, xid, 1, err);
+                }
+                Request::CloseSession => encode_header_only_reply(out, xid, 1, 0),
+                other => panic!("fake server cannot answer {other:?}"),
+            }
+        }
+    }
+
+    fn config(kind: WorkloadKind, depth: usize, model: LoopModel) -> SessionConfig {
+        SessionConfig {
+            workload: Workload::new(kind),
+            depth,
+            model,
+            root: "/r".into(),
+            timeout_ms: 30_000,
+            seed: 9,
+        }
+    }
+
+    /// Feeds the session's output to the server and its replies back; returns
+    /// the completions.
+    fn exchange(
+        session: &mut Session,
+        server: &mut FakeServer,
+        out: &mut BytesMut,
+    ) -> Vec<Completion> {
+        let mut replies = server.serve(out);
+        let mut done = Vec::new();
+        while let Some(frame) = split_frame(&mut replies, REPLY_BYTES_MAX).unwrap() {
+            if let Some(c) = session.on_frame(&frame).unwrap() {
+                done.push(c);
+            }
+        }
+        done
+    }
+
+    /// A session connected and set up against `server`.
+    fn ready(
+        kind: WorkloadKind,
+        depth: usize,
+        model: LoopModel,
+        server: &mut FakeServer,
+    ) -> Session {
+        let mut session = Session::new(3, config(kind, depth, model));
+        let mut out = BytesMut::new();
+        assert_eq!(session.fill(0, &mut out), 1);
+        assert_eq!(session.fill(0, &mut out), 0, "one handshake only");
+        exchange(&mut session, server, &mut out);
+        assert!(session.phase_done());
+        assert_eq!(session.session_id(), Some(0x77));
+        session.set_phase(Phase::Setup, 0);
+        session.fill(0, &mut out);
+        let setup = exchange(&mut session, server, &mut out);
+        assert!(setup
+            .iter()
+            .all(|c| c.outcome.is_ok() && c.purpose == Purpose::Setup));
+        assert!(session.phase_done());
+        session
+    }
+
+    #[test]
+    fn closed_loop_keeps_depth_in_flight_and_validates_every_reply() {
+        let mut server = FakeServer::default();
+        let mut session = ready(WorkloadKind::Mixed, 4, LoopModel::Closed, &mut server);
+        assert_eq!(server.nodes["/r/s3"].0.len(), 1024);
+        session.set_phase(Phase::Run, 1_000);
+        let mut out = BytesMut::new();
+        let mut completions = Vec::new();
+        for now in 0..100 {
+            let free = 4 - session.in_flight();
+            assert_eq!(session.fill(now, &mut out), free);
+            assert_eq!(session.in_flight(), 4);
+            completions.extend(exchange(&mut session, &mut server, &mut out));
+        }
+        assert_eq!(completions.len(), 400);
+        assert!(
+            completions.iter().all(|c| c.outcome == Ok(())),
+            "{completions:?}"
+        );
+        let writes = completions
+            .iter()
+            .filter(|c| c.op == OpKind::SetData)
+            .count();
+        assert!((100..300).contains(&writes));
+        assert_eq!(server.nodes["/r/s3"].1, writes as i32);
+        // The window's end stops a closed loop.
+        assert_eq!(session.fill(1_000, &mut out), 0);
+    }
+
+    #[test]
+    fn wrong_replies_are_caught() {
+        let cases = [
+            (Fault::SkipVersion, WorkloadKind::Write, Invalid::Version),
+            (
+                Fault::StaleRead,
+                WorkloadKind::Mixed,
+                Invalid::ReadYourWrites,
+            ),
+            (Fault::ShortRead, WorkloadKind::Read, Invalid::DataLength),
+        ];
+        for (fault, kind, expected) in cases {
+            let mut server = FakeServer::default();
+            let mut session = ready(kind, 2, LoopModel::Closed, &mut server);
+            server.fault = Some(fault);
+            session.set_phase(Phase::Run, u64::MAX);
+            let mut out = BytesMut::new();
+            let mut errors = Vec::new();
+            for now in 0..50 {
+                session.fill(now, &mut out);
+                errors.extend(
+                    exchange(&mut session, &mut server, &mut out)
+                        .into_iter()
+                        .filter_map(|c| c.outcome.err()),
+                );
+            }
+            assert!(!errors.is_empty(), "{expected:?} not caught");
+            assert!(
+                errors.iter().all(|e| *e == ErrorKind::Invalid(expected)),
+                "{errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reply_out_of_order_stops_the_session() {
+        let mut server = FakeServer::default();
+        let mut session = ready(WorkloadKind::Read, 2, LoopModel::Closed, &mut server);
+        server.fault = Some(Fault::WrongXid);
+        session.set_phase(Phase::Run, u64::MAX);
+        let mut out = BytesMut::new();
+        session.fill(0, &mut out);
+        let mut replies = server.serve(&mut out);
+        let frame = split_frame(&mut replies, REPLY_BYTES_MAX).unwrap().unwrap();
+        assert!(matches!(
+            session.on_frame(&frame),
+            Err(SessionError::UnexpectedXid { .. })
+        ));
+        let lost = session.fail();
+        assert_eq!(lost.len(), 2);
+        assert!(lost
+            .iter()
+            .all(|c| c.outcome == Err(ErrorKind::ConnectionLoss)));
+        assert!(session.phase_done());
+    }
+
+    #[test]
+    fn open_loop_queues_arrivals_and_keeps_their_intended_times() {
+        let mut server = FakeServer::default();
+        let mut session = ready(WorkloadKind::Read, 2, LoopModel::Open, &mut server);
+        session.set_phase(Phase::Run, 1_000_000);
+        let mut out = BytesMut::new();
+        assert_eq!(
+            session.fill(0, &mut out),
+            0,
+            "open loop sends only arrivals"
+        );
+        for t in [10, 20, 30, 40, 50] {
+            session.push_arrival(t).unwrap();
+        }
+        assert_eq!(
+            session.fill(60, &mut out),
+            2,
+            "depth caps what is in flight"
+        );
+        let first = exchange(&mut session, &mut server, &mut out);
+        assert_eq!(
+            first.iter().map(|c| c.intended_ns).collect::<Vec<_>>(),
+            [10, 20]
+        );
+        session.set_phase(Phase::Drain, 1_000_000);
+        assert!(!session.phase_done());
+        let mut rest = Vec::new();
+        while !session.phase_done() {
+            session.fill(70, &mut out);
+            rest.extend(exchange(&mut session, &mut server, &mut out));
+        }
+        assert_eq!(
+            rest.iter().map(|c| c.intended_ns).collect::<Vec<_>>(),
+            [30, 40, 50]
+        );
+    }
+
+    #[test]
+    fn a_full_backlog_refuses_arrivals() {
+        let mut session = Session::new(0, config(WorkloadKind::Read, 1, LoopModel::Open));
+        for t in 0..BACKLOG_MAX as u64 {
+            session.push_arrival(t).unwrap();
+        }
+        assert_eq!(session.push_arrival(0), Err(ErrorKind::BacklogFull));
+        assert_eq!(session.abandon_measured().len(), BACKLOG_MAX);
+    }
+
+    #[test]
+    fn teardown_deletes_everything_created_then_close_ends_the_session() {
+        let mut server = FakeServer::default();
+        let mut session = ready(WorkloadKind::Create, 8, LoopModel::Closed, &mut server);
+        session.set_phase(Phase::Run, 10);
+        let mut out = BytesMut::new();
+        let mut created = 0;
+        for now in 0..10 {
+            session.fill(now, &mut out);
+            created += exchange(&mut session, &mut server, &mut out)
+                .iter()
+                .filter(|c| c.outcome.is_ok())
+                .count();
+        }
+        assert_eq!(created, 80);
+        assert_eq!(server.nodes.len(), 80);
+        assert!(server.nodes.contains_key("/r/c3-79"));
+        for phase in [Phase::Teardown, Phase::Close] {
+            session.set_phase(phase, 0);
+            while !session.phase_done() {
+                assert!(session.fill(0, &mut out) > 0 || session.in_flight() > 0);
+                for c in exchange(&mut session, &mut server, &mut out) {
+                    assert_eq!(c.outcome, Ok(()), "{c:?}");
+                }
+            }
+        }
+        assert!(server.nodes.is_empty());
+        assert_eq!(session.phase(), Phase::Done);
+    }
+
+    #[test]
+    fn error_names_follow_zookeeper() {
+        assert_eq!(ErrorKind::Server(-101).name(), "NONODE");
+        assert_eq!(ErrorKind::Server(-103).name(), "BADVERSION");
+        assert_eq!(ErrorKind::Server(-9999).name(), "ERROR-9999");
+        assert_eq!(
+            ErrorKind::Invalid(Invalid::ReadYourWrites).name(),
+            "invalid.read_your_writes"
+        );
     }
 }

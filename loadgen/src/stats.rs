@@ -89,7 +89,13 @@ impl Stats {
     }
 
     /// Records a measured completion whose reply arrived at `done_ns`.
-    pub fn record(&mut self, op: OpKind, intended_ns: u64, done_ns: u64, outcome: Result<(), ErrorKind>) {
+    pub fn record(
+        &mut self,
+        op: OpKind,
+        intended_ns: u64,
+        done_ns: u64,
+        outcome: Result<(), ErrorKind>,
+    ) {
         match outcome {
             Ok(()) => {
                 let stats = &mut self.per_op[op.index()];
@@ -198,7 +204,8 @@ impl Interval {
             second,
             ok: 0,
             errors: 0,
-            latency_us: Histogram::new_with_bounds(1, LATENCY_NS_MAX / 1000, 2).expect("valid bounds"),
+            latency_us: Histogram::new_with_bounds(1, LATENCY_NS_MAX / 1000, 2)
+                .expect("valid bounds"),
         }
     }
 
@@ -218,7 +225,9 @@ impl Interval {
     pub fn merge(&mut self, other: &Interval) {
         self.ok += other.ok;
         self.errors += other.errors;
-        self.latency_us.add(&other.latency_us).expect("equal bounds");
+        self.latency_us
+            .add(&other.latency_us)
+            .expect("equal bounds");
     }
 }
 
@@ -335,7 +344,11 @@ mod tests {
         rec.complete(&measured(OpKind::GetData, 2_000, Err(no_node)), 3_000);
         rec.complete(&measured(OpKind::GetData, 2_000, Err(no_node)), 3_000);
         rec.complete(
-            &measured(OpKind::SetData, 2_000, Err(ErrorKind::Invalid(Invalid::Version))),
+            &measured(
+                OpKind::SetData,
+                2_000,
+                Err(ErrorKind::Invalid(Invalid::Version)),
+            ),
             3_000,
         );
         rec.fail_unanswered(2_000, ErrorKind::Timeout);

@@ -173,7 +173,10 @@ mod tests {
             let reads = counts[OpKind::GetData.index()];
             assert_eq!(reads + counts[OpKind::SetData.index()], 100_000);
             let expected = usize::from(read_pct) * 1000;
-            assert!(reads.abs_diff(expected) <= 1000, "{read_pct}%: {reads} reads");
+            assert!(
+                reads.abs_diff(expected) <= 1000,
+                "{read_pct}%: {reads} reads"
+            );
         }
     }
 
