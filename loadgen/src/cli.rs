@@ -31,6 +31,21 @@ pub enum Command {
     /// Set-up creates a root znode `/corekeeper-loadgen-<pid>-<ms>` and the
     /// workload's znodes under it; tear-down removes all of them.
     Run(RunArgs),
+    /// Serve the ZooKeeper protocol doing no work (canned replies), to measure
+    /// the ceiling of this host and of the load generator: run `run` against it.
+    NullServer(NullServerArgs),
+}
+
+/// Options of `null-server`.
+#[derive(Args, Debug, Clone)]
+pub struct NullServerArgs {
+    /// Port to listen on (all interfaces).
+    #[arg(long)]
+    pub port: u16,
+
+    /// Serving threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// Options of `run`.
@@ -182,7 +197,9 @@ mod tests {
             "mixed",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command;
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
         let config = args.to_config().unwrap();
         assert_eq!(config.targets.len(), 2);
         assert_eq!(config.workload, Workload::new(WorkloadKind::Mixed));
@@ -213,7 +230,9 @@ mod tests {
             "0",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command;
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
         assert!(args.to_config().unwrap_err().contains("--rate"));
     }
 }

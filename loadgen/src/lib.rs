@@ -14,12 +14,14 @@
 //! * [`report`]: the headline, the table, the JSON object;
 //! * [`driver`]: the shell — a thread per core, each a glommio executor with many
 //!   sessions, batched socket writes, the open-loop pacer, the progress ticker;
+//! * [`null_server`]: a server that does no work, for the host's and the generator's ceiling;
 //! * [`control`]: the blocking side-session that creates and removes the run's root;
 //! * [`cli`]: the command line.
 
 pub mod cli;
 pub mod control;
 pub mod driver;
+pub mod null_server;
 pub mod report;
 pub mod rng;
 pub mod session;

@@ -6,11 +6,28 @@ use std::process::ExitCode;
 use clap::Parser;
 use corekeeper_loadgen::cli::{Cli, Command, RunArgs};
 use corekeeper_loadgen::driver::{self, Progress};
+use corekeeper_loadgen::null_server;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(&args),
+        Command::NullServer(args) => {
+            let threads = args
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            eprintln!(
+                "corekeeper-loadgen: null server on port {} ({threads} threads)",
+                args.port
+            );
+            match null_server::serve(args.port, threads) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("corekeeper-loadgen: null-server: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }
 
