@@ -55,6 +55,8 @@ pub struct Report {
     pub latency: Percentiles,
     /// Per operation kind (kinds with no successes left out).
     pub per_op: Vec<OpLine>,
+    /// The generator's own queueing before the send (part of `latency`).
+    pub send_lag: Percentiles,
     /// Set-up and tear-down failures, by error name (not workload results).
     pub housekeeping_errors: BTreeMap<String, u64>,
     /// CPU time the load generator used during the window, in cores (1.0 = one
@@ -96,6 +98,7 @@ impl Report {
             errors: named(&stats.errors),
             latency: Percentiles::of_ns(&stats.latency_all_ns()),
             per_op,
+            send_lag: Percentiles::of_ns(&stats.send_lag_ns),
             housekeeping_errors: named(housekeeping),
             loadgen_cpu_cores,
         }
@@ -196,6 +199,16 @@ impl Report {
                 fmt_us(p.max_us),
             );
         }
+        if self.params.rate.is_some() {
+            let lag = &self.send_lag;
+            let _ = writeln!(
+                t,
+                "send lag (arrival to send, included above): p50 {} p99 {} max {}",
+                fmt_us(lag.p50_us),
+                fmt_us(lag.p99_us),
+                fmt_us(lag.max_us)
+            );
+        }
         for (name, count) in &self.errors {
             let _ = writeln!(t, "error {name}: {count}");
         }
@@ -240,6 +253,9 @@ impl Report {
             "read_pct": (p.workload.kind == crate::workload::WorkloadKind::Mixed)
                 .then_some(p.workload.read_pct),
             "loadgen_cpu_cores": self.loadgen_cpu_cores,
+            "send_lag_p50_us": self.send_lag.p50_us,
+            "send_lag_p99_us": self.send_lag.p99_us,
+            "send_lag_max_us": self.send_lag.max_us,
             "by_op": by_op,
         });
         let all = percentiles(&self.latency);

@@ -150,6 +150,9 @@ pub struct Completion {
     pub purpose: Purpose,
     /// When it should have been sent (closed loop: when it was), ns on the run clock.
     pub intended_ns: u64,
+    /// When it was queued for the socket, ns on the run clock (open loop: later
+    /// than intended when the pacer woke late or the pipeline was full).
+    pub sent_ns: u64,
     /// What came of it.
     pub outcome: Result<(), ErrorKind>,
 }
@@ -180,6 +183,7 @@ struct InFlight {
     op: OpKind,
     purpose: Purpose,
     intended_ns: u64,
+    sent_ns: u64,
     /// For creates and tear-down deletes: the number in the node's name.
     seq: u64,
 }
@@ -221,6 +225,10 @@ pub struct Session {
     node_delete_sent: bool,
     close_sent: bool,
     node_version: i32,
+    /// The time handed to the last `fill`.
+    now_ns: u64,
+    /// Measured setData requests in flight (each will add one to the version).
+    writes_in_flight: i32,
     value_fill: Bytes,
 }
 
@@ -249,6 +257,8 @@ impl Session {
             node_delete_sent: false,
             close_sent: false,
             node_version: 0,
+            now_ns: 0,
+            writes_in_flight: 0,
             value_fill,
         }
     }
@@ -326,6 +336,7 @@ impl Session {
         if self.failed {
             return 0;
         }
+        self.now_ns = now_ns;
         let mut sent = 0;
         match self.phase {
             Phase::Connecting if !self.connect_sent => {
@@ -396,6 +407,11 @@ impl Session {
         if pending.purpose == Purpose::Close {
             self.phase = Phase::Done;
         }
+        if pending.op == OpKind::SetData {
+            // Answered, successfully or not. (A failed write leaves the stamps of
+            // later ones one ahead; that run already reports the failure.)
+            self.writes_in_flight -= 1;
+        }
         let outcome = if header.err != 0 {
             Err(ErrorKind::Server(header.err))
         } else {
@@ -406,6 +422,7 @@ impl Session {
             op: pending.op,
             purpose: pending.purpose,
             intended_ns: pending.intended_ns,
+            sent_ns: pending.sent_ns,
             outcome,
         }))
     }
@@ -414,6 +431,7 @@ impl Session {
     /// everything in flight or queued.
     pub fn fail(&mut self) -> Vec<Completion> {
         self.failed = true;
+        self.writes_in_flight = 0;
         let mut lost: Vec<Completion> = self
             .in_flight
             .drain(..)
@@ -421,6 +439,7 @@ impl Session {
                 op: p.op,
                 purpose: p.purpose,
                 intended_ns: p.intended_ns,
+                sent_ns: p.sent_ns,
                 outcome: Err(ErrorKind::ConnectionLoss),
             })
             .collect();
@@ -430,6 +449,7 @@ impl Session {
                 op: workload.next_op(&mut self.rng),
                 purpose: Purpose::Measured,
                 intended_ns,
+                sent_ns: intended_ns,
                 outcome: Err(ErrorKind::ConnectionLoss),
             });
         }
@@ -473,6 +493,7 @@ impl Session {
             op,
             purpose,
             intended_ns,
+            sent_ns: self.now_ns,
             seq,
         });
     }
@@ -530,12 +551,8 @@ impl Session {
             OpKind::SetData => {
                 // Stamp with the version this write will create, counting writes
                 // still in flight ahead of it.
-                let writes_ahead = self
-                    .in_flight
-                    .iter()
-                    .filter(|p| p.op == OpKind::SetData && p.purpose == Purpose::Measured)
-                    .count() as i32;
-                let data = self.stamped_value(self.node_version + writes_ahead + 1);
+                self.writes_in_flight += 1;
+                let data = self.stamped_value(self.node_version + self.writes_in_flight);
                 Request::SetData(SetDataRequest {
                     path: &self.node,
                     data,
@@ -948,6 +965,7 @@ mod tests {
             first.iter().map(|c| c.intended_ns).collect::<Vec<_>>(),
             [10, 20]
         );
+        assert!(first.iter().all(|c| c.sent_ns == 60), "sent when the slot was free");
         session.set_phase(Phase::Drain, 1_000_000);
         assert!(!session.phase_done());
         let mut rest = Vec::new();

@@ -71,6 +71,11 @@ pub struct Stats {
     pub per_op: Vec<OpStats>,
     /// Failed operations by error.
     pub errors: BTreeMap<ErrorKind, u64>,
+    /// Time each successful operation waited in the generator between its
+    /// intended and its actual send (open loop: pacer lateness plus waiting for
+    /// a pipeline slot; closed loop: 0), ns. Part of the latency above, shown
+    /// apart so that a reader can tell the generator's queueing from the server's.
+    pub send_lag_ns: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -85,6 +90,7 @@ impl Stats {
         Stats {
             per_op: (0..OpKind::COUNT).map(|_| OpStats::new()).collect(),
             errors: BTreeMap::new(),
+            send_lag_ns: latency_histogram(),
         }
     }
 
@@ -108,6 +114,12 @@ impl Stats {
         }
     }
 
+    /// Records how long a successful operation waited to be sent.
+    pub fn record_send_lag(&mut self, intended_ns: u64, sent_ns: u64) {
+        self.send_lag_ns
+            .saturating_record(sent_ns.saturating_sub(intended_ns).max(1));
+    }
+
     /// Counts one failed operation.
     pub fn record_error(&mut self, kind: ErrorKind) {
         *self.errors.entry(kind).or_insert(0) += 1;
@@ -124,6 +136,9 @@ impl Stats {
         for (kind, count) in &other.errors {
             *self.errors.entry(*kind).or_insert(0) += count;
         }
+        self.send_lag_ns
+            .add(&other.send_lag_ns)
+            .expect("histograms of equal bounds merge");
     }
 
     /// Successful operations of every kind.
@@ -267,6 +282,9 @@ impl Recorder {
                 self.interval.record(c.intended_ns, done_ns, c.outcome);
                 if self.window.contains(c.intended_ns) {
                     self.stats.record(c.op, c.intended_ns, done_ns, c.outcome);
+                    if c.outcome.is_ok() {
+                        self.stats.record_send_lag(c.intended_ns, c.sent_ns);
+                    }
                 }
             }
             Purpose::Setup => {
@@ -315,6 +333,7 @@ mod tests {
             op,
             purpose: Purpose::Measured,
             intended_ns,
+            sent_ns: intended_ns,
             outcome,
         }
     }
@@ -366,6 +385,7 @@ mod tests {
             op: OpKind::Delete,
             purpose: Purpose::Teardown,
             intended_ns: 0,
+            sent_ns: 0,
             outcome,
         };
         rec.complete(&teardown(Err(ErrorKind::Server(-101))), 0);
