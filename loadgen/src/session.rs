@@ -965,7 +965,10 @@ mod tests {
             first.iter().map(|c| c.intended_ns).collect::<Vec<_>>(),
             [10, 20]
         );
-        assert!(first.iter().all(|c| c.sent_ns == 60), "sent when the slot was free");
+        assert!(
+            first.iter().all(|c| c.sent_ns == 60),
+            "sent when the slot was free"
+        );
         session.set_phase(Phase::Drain, 1_000_000);
         assert!(!session.phase_done());
         let mut rest = Vec::new();
