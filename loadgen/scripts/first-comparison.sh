@@ -44,6 +44,7 @@ wait_port() {
     return 1
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+host_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 stop_server() {
     if [[ -n $SERVER_PID ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
@@ -95,15 +96,24 @@ for server in $SERVERS; do
         load1=$(cut -d' ' -f1 /proc/loadavg)
         t0=$(date +%s.%N)
         c0=$(cpu_ticks "$SERVER_PID")
+        h0=$(host_busy_ticks)
         # shellcheck disable=SC2086
-        "$LG" run --target 127.0.0.1:$PORT $options --duration "$DURATION" --warmup "$WARMUP" \
+        /usr/bin/time -f '%U %S' -o "$OUT/$server/$label.time" \
+            "$LG" run --target 127.0.0.1:$PORT $options --duration "$DURATION" --warmup "$WARMUP" \
             --json --quiet >"$OUT/$server/$label.txt" 2>"$OUT/$server/$label.err" || true
         c1=$(cpu_ticks "$SERVER_PID")
+        h1=$(host_busy_ticks)
         t1=$(date +%s.%N)
-        server_cpu=$(echo "($c1 - $c0) / $(getconf CLK_TCK) / ($t1 - $t0)" | bc -l)
+        tck=$(getconf CLK_TCK)
+        elapsed=$(echo "$t1 - $t0" | bc -l)
+        server_cpu=$(echo "($c1 - $c0) / $tck / $elapsed" | bc -l)
+        lg_cpu=$(awk '{print $1 + $2}' "$OUT/$server/$label.time")
+        # CPU used by everything else on the host during the run: other people's work.
+        other_cpu=$(echo "(($h1 - $h0) / $tck - $lg_cpu) / $elapsed - $server_cpu" | bc -l)
         tail -n1 "$OUT/$server/$label.txt" | jq -c --arg server "$server" --arg runlabel "$label" \
-            --argjson load1 "$load1" --argjson cpu "$server_cpu" \
-            '. + {server: $server, run: $runlabel, load1_before: $load1, server_cpu_cores: $cpu}' \
+            --argjson load1 "$load1" --argjson cpu "$server_cpu" --argjson other "$other_cpu" \
+            '. + {server: $server, run: $runlabel, load1_before: $load1, server_cpu_cores: $cpu,
+                  other_cpu_cores: $other}' \
             >>"$RESULTS"
         head -n1 "$OUT/$server/$label.txt" >&2
     done <<<"$RUNS"
@@ -112,9 +122,9 @@ done
 
 echo "results: $RESULTS" >&2
 jq -r '[.server, .run, (.ops_per_sec|floor), .p50_us, .p99_us, .p999_us, .max_us,
-        .errors_total, .loadgen_cpu_cores, .server_cpu_cores, .load1_before]
+        .errors_total, .loadgen_cpu_cores, .server_cpu_cores, .other_cpu_cores, .load1_before]
        | @tsv' "$RESULTS" |
-    awk 'BEGIN { printf "%-18s %-11s %9s %9s %9s %9s %9s %4s %6s %6s %5s\n",
-                 "server","run","ops/s","p50_us","p99_us","p999_us","max_us","err","lg_cpu","sv_cpu","load" }
-         { printf "%-18s %-11s %9d %9.0f %9.0f %9.0f %9.0f %4d %6.2f %6.2f %5.2f\n",
-                  $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11 }'
+    awk 'BEGIN { printf "%-18s %-11s %9s %9s %9s %9s %9s %4s %6s %6s %6s %5s\n",
+                 "server","run","ops/s","p50_us","p99_us","p999_us","max_us","err","lg_cpu","sv_cpu","other","load" }
+         { printf "%-18s %-11s %9d %9.0f %9.0f %9.0f %9.0f %4d %6.2f %6.2f %6.2f %5.2f\n",
+                  $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12 }'
