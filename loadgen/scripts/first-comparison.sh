@@ -101,7 +101,12 @@ for server in $SERVERS; do
         /usr/bin/time -f '%U %S' -o "$OUT/$server/$label.time" \
             "$LG" run --target 127.0.0.1:$PORT $options --duration "$DURATION" --warmup "$WARMUP" \
             --json --quiet >"$OUT/$server/$label.txt" 2>"$OUT/$server/$label.err" || true
-        c1=$(cpu_ticks "$SERVER_PID")
+        if ! c1=$(cpu_ticks "$SERVER_PID" 2>/dev/null); then
+            # Killed from outside (a shared host): say so, restart it, go on.
+            echo "!! $server exited during $label; restarting it (run not recorded)" >&2
+            start_server "$server"
+            continue
+        fi
         h1=$(host_busy_ticks)
         t1=$(date +%s.%N)
         tck=$(getconf CLK_TCK)
