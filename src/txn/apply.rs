@@ -183,14 +183,8 @@ impl At<'_> {
                 OpResult::Multi(results)
             }
             Some((failed, code)) => OpResult::Multi(
-                (0..ops.len())
-                    .map(|i| {
-                        OpResult::Error(match i.cmp(&failed) {
-                            std::cmp::Ordering::Less => ErrorCode::Ok,
-                            std::cmp::Ordering::Equal => code,
-                            std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
-                        })
-                    })
+                super::failed_multi_codes(ops.len(), failed, code)
+                    .map(OpResult::Error)
                     .collect(),
             ),
         }

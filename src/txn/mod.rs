@@ -134,6 +134,20 @@ mod types {
 
 pub use types::{ArchivedCreateTxn, ArchivedTxn, ArchivedTxnOp, CreateTxn, Txn, TxnOp};
 
+/// ZooKeeper's failed-multi layout for `len` ops whose op `failed` failed with
+/// `code`: OK before it, its code, then `RUNTIMEINCONSISTENCY` (`PrepRequestProcessor`).
+fn failed_multi_codes(
+    len: usize,
+    failed: usize,
+    code: ErrorCode,
+) -> impl Iterator<Item = ErrorCode> {
+    (0..len).map(move |i| match i.cmp(&failed) {
+        std::cmp::Ordering::Less => ErrorCode::Ok,
+        std::cmp::Ordering::Equal => code,
+        std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
+    })
+}
+
 impl TxnOp {
     /// An error txn.
     pub fn error(code: ErrorCode) -> TxnOp {

@@ -88,18 +88,11 @@ fn prep_multi(ops: &[MultiOp<'_>], ctx: &PrepContext<'_>, tree: &DataTree) -> Tx
     TxnOp::Multi(txns)
 }
 
-/// ZooKeeper's failed-multi layout: OK before the failing op, its code, then
-/// `RUNTIMEINCONSISTENCY`.
+/// A multi that failed at op `failed`, as error txns.
 fn failed_multi(len: usize, failed: usize, code: ErrorCode) -> TxnOp {
     TxnOp::Multi(
-        (0..len)
-            .map(|i| {
-                TxnOp::error(match i.cmp(&failed) {
-                    std::cmp::Ordering::Less => ErrorCode::Ok,
-                    std::cmp::Ordering::Equal => code,
-                    std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
-                })
-            })
+        super::failed_multi_codes(len, failed, code)
+            .map(TxnOp::error)
             .collect(),
     )
 }
