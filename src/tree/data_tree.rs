@@ -49,7 +49,7 @@ pub type AclList = Arc<[Acl]>;
 /// Deterministic SipHash (fixed keys): iteration order never depends on process
 /// randomness, and crafting full 64-bit collisions stays expensive.
 type FixedHasher = BuildHasherDefault<DefaultHasher>;
-type PathMap<V> = GenericHashMap<Arc<str>, V, FixedHasher, DefaultSharedPtr>;
+pub(super) type PathMap<V> = GenericHashMap<Arc<str>, V, FixedHasher, DefaultSharedPtr>;
 type AclRefs = GenericHashMap<AclList, u64, FixedHasher, DefaultSharedPtr>;
 
 /// One znode.
@@ -111,7 +111,7 @@ impl Node {
     }
 
     /// Recomputes the derived `Stat` fields after data or children changed.
-    fn refresh_stat(&mut self) {
+    pub(super) fn refresh_stat(&mut self) {
         let num_children = i32::try_from(self.children.len()).expect("children fit an i32");
         self.stat.num_children = num_children;
         // Java int arithmetic, so a wrapped persisted cversion wraps here too.
@@ -356,6 +356,52 @@ impl DataTree {
             Some((interned, _)) => interned.clone(),
             None => Arc::from(acl),
         }
+    }
+
+    /// Every distinct ACL list the tree's nodes use, each once, in no particular
+    /// order (a snapshot writes this table and refers to it by index).
+    pub fn acl_lists(&self) -> impl Iterator<Item = &AclList> {
+        self.acl_refs.keys()
+    }
+
+    /// A tree made of complete nodes (children linked, derived Stat fields
+    /// current): the last step of [`super::TreeBuilder`]. Builds the indexes, the
+    /// ACL reference counts and the data size from the nodes themselves. Nodes
+    /// that share an ACL must share its `Arc`.
+    pub(super) fn assemble(
+        extended_types_enabled: bool,
+        last_zxid: i64,
+        nodes: PathMap<Arc<Node>>,
+    ) -> DataTree {
+        let mut tree = DataTree {
+            nodes: PathMap::default(),
+            ephemerals: OrdMap::new(),
+            ephemerals_count: 0,
+            containers: OrdSet::new(),
+            ttls: OrdSet::new(),
+            acl_refs: AclRefs::default(),
+            approximate_data_size: 0,
+            last_zxid,
+            extended_types_enabled,
+        };
+        // Count by pointer first: hashing every node's ACL content would cost
+        // more than the rest of the restore.
+        let mut acl_counts: std::collections::HashMap<*const [Acl], (AclList, u64)> =
+            std::collections::HashMap::new();
+        for (path, node) in nodes.iter() {
+            acl_counts
+                .entry(Arc::as_ptr(&node.acl))
+                .or_insert_with(|| (node.acl.clone(), 0))
+                .1 += 1;
+            tree.approximate_data_size += node_size(path, &node.data);
+            tree.index_insert(node.ephemeral_type, path);
+        }
+        for (acl, refs) in acl_counts.into_values() {
+            let previous = tree.acl_refs.insert(acl, refs);
+            assert!(previous.is_none(), "equal ACL lists share one Arc");
+        }
+        tree.nodes = nodes;
+        tree
     }
 
     /// How many distinct ACL lists the tree's nodes use (`aclCacheSize`).
