@@ -278,6 +278,11 @@ impl DataTree {
         self.nodes.len() + 1
     }
 
+    /// How many nodes the tree holds, each counted once (the root included).
+    pub fn nodes_len(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// `DataTree.cachedApproximateDataSize` (`mntr`'s `zk_approximate_data_size`):
     /// the sum over nodes of the path's UTF-16 length plus the data length.
     pub fn approximate_data_size(&self) -> u64 {
