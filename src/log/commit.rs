@@ -42,7 +42,13 @@ use crate::types::Zxid;
 
 /// Proof that the record with zxid [`Durable::zxid`] (and every record before
 /// it) is on stable storage, carrying the value that was waiting for it. Only
-/// [`GroupCommit::flush_done`] makes one.
+/// [`GroupCommit::flush_done`] makes one; nothing else can:
+///
+/// ```compile_fail
+/// use corekeeper::log::Durable;
+/// use corekeeper::types::Zxid;
+/// let forged = Durable { value: "reply", zxid: Zxid(1) };
+/// ```
 #[must_use = "a durable reply or ACK is meant to be sent"]
 #[derive(Debug)]
 pub struct Durable<T> {
@@ -161,7 +167,13 @@ pub struct Flush {
     pub ticket: FlushTicket,
 }
 
-/// Names the flush in flight; only [`GroupCommit::begin_flush`] makes one.
+/// Names the flush in flight; only [`GroupCommit::begin_flush`] makes one:
+///
+/// ```compile_fail
+/// use corekeeper::log::FlushTicket;
+/// use corekeeper::types::Zxid;
+/// let forged = FlushTicket { last_zxid: Zxid(1) };
+/// ```
 #[derive(Debug)]
 pub struct FlushTicket {
     last_zxid: Zxid,

@@ -542,4 +542,4 @@ fn le_i64(bytes: &[u8], at: usize) -> i64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
