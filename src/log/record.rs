@@ -311,7 +311,16 @@ pub fn decode_records(image: &[u8]) -> Scan {
             return Scan {
                 header: None,
                 records: Vec::new(),
-                end: classify_hole(image, 0, end_nonzero, reason),
+                end: classify_hole(
+                    image,
+                    end_nonzero,
+                    Hole {
+                        end_of_last: 0,
+                        damage_at: 0,
+                        batch_start_max: SEGMENT_HEADER_LEN,
+                        reason,
+                    },
+                ),
             };
         }
     };
@@ -344,10 +353,10 @@ impl Scanner<'_> {
         // record shows the zeros really were padding (it links up).
         let mut skipped_from: Option<usize> = None;
         loop {
-            let hole = skipped_from.unwrap_or(at);
+            let end_of_last = skipped_from.unwrap_or(at);
             if at >= self.end_nonzero {
                 return ScanEnd::Clean {
-                    offset: hole as u64,
+                    offset: end_of_last as u64,
                 };
             }
             // A batch ends with zeros up to the next multiple of the alignment (a
@@ -360,16 +369,27 @@ impl Scanner<'_> {
                     continue;
                 }
             }
+            // No batch starts between the last record and `at`, so damage at `at`
+            // lies in a batch that began at `at` at the latest.
+            let bad_frame = |reason| Hole {
+                end_of_last,
+                damage_at: at,
+                batch_start_max: at,
+                reason,
+            };
             match read_frame(self.image, at) {
-                Frame::Zero => {
-                    return classify_hole(self.image, hole, self.end_nonzero, Corruption::NoRecord)
-                }
-                Frame::Bad(reason) => {
-                    return classify_hole(self.image, hole, self.end_nonzero, reason)
-                }
+                Frame::Zero => return self.classify(bad_frame(Corruption::NoRecord)),
+                Frame::Bad(reason) => return self.classify(bad_frame(reason)),
                 Frame::Valid(frame) => {
                     if let Err(reason) = self.check_link(&frame) {
-                        return classify_hole(self.image, hole, self.end_nonzero, reason);
+                        // The missing records lie between the last record and this
+                        // one: in a batch that began at `end_of_last` at the latest.
+                        return self.classify(Hole {
+                            end_of_last,
+                            damage_at: end_of_last,
+                            batch_start_max: end_of_last,
+                            reason,
+                        });
                     }
                     if let Err(reason) = self.accept(at, &frame) {
                         return ScanEnd::Corrupt {
@@ -382,6 +402,10 @@ impl Scanner<'_> {
                 }
             }
         }
+    }
+
+    fn classify(&self, hole: Hole) -> ScanEnd {
+        classify_hole(self.image, self.end_nonzero, hole)
     }
 
     /// Whether an intact record follows the last one accepted. A record that does
@@ -440,14 +464,26 @@ impl Scanner<'_> {
     }
 }
 
-/// Bytes from `hole` on do not continue the log. Torn if nothing after them
-/// proves they had been synced; corrupt if an intact record of a batch that
-/// began after the hole follows (that batch was written only after the hole's
-/// batch was synced).
-fn classify_hole(image: &[u8], hole: usize, end_nonzero: usize, reason: Corruption) -> ScanEnd {
+/// Where the log stops making sense.
+struct Hole {
+    /// End of the last good record: where a torn segment is cut.
+    end_of_last: usize,
+    /// Where the damage is, reported if it is corruption.
+    damage_at: usize,
+    /// The latest offset at which the batch holding the damage can have begun.
+    batch_start_max: usize,
+    /// What is wrong there.
+    reason: Corruption,
+}
+
+/// The log stops making sense at `hole`. That is a torn tail if nothing after it
+/// proves the damaged batch had been synced; corruption if an intact record of a
+/// batch that began after the damaged one follows (the writer starts a batch only
+/// after the one before it was synced).
+fn classify_hole(image: &[u8], end_nonzero: usize, hole: Hole) -> ScanEnd {
     // The first batch of a segment begins right after the header it shares a write with.
-    let floor = hole.max(SEGMENT_HEADER_LEN);
-    let mut at = (hole + 1)
+    let floor = hole.batch_start_max.max(SEGMENT_HEADER_LEN);
+    let mut at = (hole.end_of_last + 1)
         .next_multiple_of(RECORD_ALIGN)
         .max(SEGMENT_HEADER_LEN);
     while at + RECORD_HEADER_LEN <= end_nonzero {
@@ -456,8 +492,8 @@ fn classify_hole(image: &[u8], hole: usize, end_nonzero: usize, reason: Corrupti
                 let batch_start = at.saturating_sub(frame.batch_offset as usize);
                 if batch_start > floor {
                     return ScanEnd::Corrupt {
-                        offset: hole as u64,
-                        reason,
+                        offset: hole.damage_at as u64,
+                        reason: hole.reason,
                     };
                 }
                 at += framed_len(frame.payload_len);
@@ -466,7 +502,7 @@ fn classify_hole(image: &[u8], hole: usize, end_nonzero: usize, reason: Corrupti
         }
     }
     ScanEnd::TornTail {
-        offset: hole as u64,
+        offset: hole.end_of_last as u64,
     }
 }
 

@@ -296,9 +296,10 @@ fn batch_padding_is_skipped_but_a_lost_batch_before_a_later_one_is_not() {
     assert_eq!(
         scan.end,
         ScanEnd::Corrupt {
-            offset: second_end as u64,
+            offset: second[0] as u64,
             reason: Corruption::NoRecord
-        }
+        },
+        "the damage is where the second batch should begin, not in the padding"
     );
     // The last batch lost entirely: a clean end after the second.
     let mut image = segment.preallocated(8192);
