@@ -370,13 +370,14 @@ impl DataTree {
     }
 
     /// A tree made of complete nodes (children linked, derived Stat fields
-    /// current): the last step of [`super::TreeBuilder`]. Builds the indexes, the
-    /// ACL reference counts and the data size from the nodes themselves. Nodes
-    /// that share an ACL must share its `Arc`.
+    /// current): the last step of [`super::TreeBuilder`]. `acl_refs` is every
+    /// ACL list the nodes use, once, with how many use it. Builds the indexes
+    /// and the data size from the nodes themselves.
     pub(super) fn assemble(
         extended_types_enabled: bool,
         last_zxid: i64,
         nodes: PathMap<Arc<Node>>,
+        acl_refs: impl IntoIterator<Item = (AclList, u64)>,
     ) -> DataTree {
         let mut tree = DataTree {
             nodes: PathMap::default(),
@@ -384,26 +385,14 @@ impl DataTree {
             ephemerals_count: 0,
             containers: OrdSet::new(),
             ttls: OrdSet::new(),
-            acl_refs: AclRefs::default(),
+            acl_refs: acl_refs.into_iter().collect(),
             approximate_data_size: 0,
             last_zxid,
             extended_types_enabled,
         };
-        // Count by pointer first: hashing every node's ACL content would cost
-        // more than the rest of the restore.
-        let mut acl_counts: std::collections::HashMap<*const [Acl], (AclList, u64)> =
-            std::collections::HashMap::new();
         for (path, node) in nodes.iter() {
-            acl_counts
-                .entry(Arc::as_ptr(&node.acl))
-                .or_insert_with(|| (node.acl.clone(), 0))
-                .1 += 1;
             tree.approximate_data_size += node_size(path, &node.data);
             tree.index_insert(node.ephemeral_type, path);
-        }
-        for (acl, refs) in acl_counts.into_values() {
-            let previous = tree.acl_refs.insert(acl, refs);
-            assert!(previous.is_none(), "equal ACL lists share one Arc");
         }
         tree.nodes = nodes;
         tree

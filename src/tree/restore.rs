@@ -10,7 +10,9 @@
 //! `ephemerals` map from the nodes): the empty ephemerals entry of a live session
 //! whose ephemerals were all deleted (only `dump` shows it).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -123,8 +125,14 @@ pub enum RestoreError {
 #[derive(Debug)]
 pub struct TreeBuilder {
     extended_types_enabled: bool,
+    /// Interned lists by content (consulted once per list, not per node).
     acls: HashSet<AclList>,
-    nodes: HashMap<Arc<str>, Node>,
+    /// Interned lists by address, with how many nodes use each.
+    acl_uses: HashMap<*const [Acl], (AclList, u64), FastHash>,
+    /// Node index by path.
+    index: HashMap<Arc<str>, u32, FastHash>,
+    paths: Vec<Arc<str>>,
+    nodes: Vec<Node>,
 }
 
 impl TreeBuilder {
@@ -134,7 +142,10 @@ impl TreeBuilder {
         TreeBuilder {
             extended_types_enabled,
             acls: HashSet::new(),
-            nodes: HashMap::with_capacity(nodes),
+            acl_uses: HashMap::default(),
+            index: HashMap::with_capacity_and_hasher(nodes, FastHash::default()),
+            paths: Vec::with_capacity(nodes),
+            nodes: Vec::with_capacity(nodes),
         }
     }
 
@@ -145,12 +156,13 @@ impl TreeBuilder {
             return interned.clone();
         }
         self.acls.insert(acl.clone());
+        self.acl_uses.insert(Arc::as_ptr(&acl), (acl.clone(), 0));
         acl
     }
 
     /// Adds a node. Its ACL must come from [`TreeBuilder::intern_acl`].
     pub fn insert(&mut self, path: &str, image: NodeImage) -> Result<(), RestoreError> {
-        if path != "/" && path::validate_path(path, false).is_err() {
+        if !is_well_formed(path) {
             return Err(RestoreError::InvalidPath { path: path.into() });
         }
         let kind = image.ephemeral_type;
@@ -163,13 +175,21 @@ impl TreeBuilder {
         if image.data_null && !image.data.is_empty() {
             return Err(RestoreError::NullData { path: path.into() });
         }
-        assert!(
-            self.acls
-                .get(&image.acl)
-                .is_some_and(|a| Arc::ptr_eq(a, &image.acl)),
-            "node ACLs come from intern_acl"
-        );
-        let node = Node {
+        let position = u32::try_from(self.nodes.len()).expect("a tree's nodes fit a u32");
+        let path: Arc<str> = match self.index.entry(Arc::from(path)) {
+            Entry::Occupied(_) => return Err(RestoreError::Duplicate { path: path.into() }),
+            Entry::Vacant(slot) => {
+                let path = slot.key().clone();
+                slot.insert(position);
+                path
+            }
+        };
+        self.acl_uses
+            .get_mut(&Arc::as_ptr(&image.acl))
+            .expect("node ACLs come from intern_acl")
+            .1 += 1;
+        self.paths.push(path);
+        self.nodes.push(Node {
             data: image.data,
             data_null: image.data_null,
             stat: Stat {
@@ -187,58 +207,107 @@ impl TreeBuilder {
             children: OrdSet::new(),
             persisted_cversion: image.persisted_cversion,
             ephemeral_type: kind,
-        };
-        match self.nodes.entry(Arc::from(path)) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                Err(RestoreError::Duplicate { path: path.into() })
-            }
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(node);
-                Ok(())
-            }
-        }
+        });
+        Ok(())
     }
 
     /// Links every node to its parent and returns the tree, whose last applied
     /// zxid is `last_zxid`.
-    pub fn finish(mut self, last_zxid: i64) -> Result<DataTree, RestoreError> {
+    pub fn finish(self, last_zxid: i64) -> Result<DataTree, RestoreError> {
+        let TreeBuilder {
+            extended_types_enabled,
+            acl_uses,
+            index,
+            paths,
+            mut nodes,
+            ..
+        } = self;
         for system in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
-            if !self.nodes.contains_key(system) {
+            if !index.contains_key(system) {
                 return Err(RestoreError::MissingSystemNode { path: system });
             }
         }
-        let links: Vec<(Arc<str>, Arc<str>)> = self
-            .nodes
-            .keys()
-            .filter(|path| &***path != "/")
-            .map(|path| (path.clone(), Arc::from(path::name(path))))
-            .collect();
-        for (path, name) in links {
-            let parent = match path::parent(&path) {
+        let mut children: Vec<Vec<Arc<str>>> = vec![Vec::new(); nodes.len()];
+        for path in paths.iter().filter(|path| &***path != "/") {
+            let parent = match path::parent(path) {
                 "" => "/",
                 parent => parent,
             };
-            let Some(parent) = self.nodes.get_mut(parent) else {
+            let Some(&parent) = index.get(parent) else {
                 return Err(RestoreError::Orphan {
                     path: path.to_string(),
                 });
             };
-            let fresh = parent.children.insert(name).is_none();
-            assert!(fresh, "distinct paths have distinct names under one parent");
+            children[parent as usize].push(Arc::from(path::name(path)));
         }
-        let nodes: PathMap<Arc<Node>> = self
-            .nodes
+        drop(index);
+        for (node, names) in nodes.iter_mut().zip(children) {
+            node.children = names.into_iter().collect();
+            node.refresh_stat();
+        }
+        let tree: PathMap<Arc<Node>> = paths
             .into_iter()
-            .map(|(path, mut node)| {
-                node.refresh_stat();
-                (path, Arc::new(node))
-            })
+            .zip(nodes.into_iter().map(Arc::new))
             .collect();
+        let acl_refs = acl_uses.into_values().filter(|(_, uses)| *uses > 0);
         Ok(DataTree::assemble(
-            self.extended_types_enabled,
+            extended_types_enabled,
             last_zxid,
-            nodes,
+            tree,
+            acl_refs,
         ))
+    }
+}
+
+/// Whether `path` has the shape the tree relies on: `/`, or `/`-separated
+/// components that are not empty, `.` or `..` and hold no NUL. The snapshot is
+/// checksummed and was written from a tree whose paths passed `validatePath`, so
+/// this guards the structure against a writer bug without paying for the full
+/// character rules on every node at startup.
+fn is_well_formed(path: &str) -> bool {
+    if path == "/" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    !path.contains('\0')
+        && rest
+            .split('/')
+            .all(|component| !matches!(component, "" | "." | ".."))
+}
+
+/// FxHash (rustc's hasher): fast on short keys. The builder's maps only hold
+/// paths from a checksummed snapshot we wrote and ACL addresses, so they need
+/// no protection against crafted collisions; the tree's own maps keep SipHash.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FxHasher {
+    hash: u64,
+}
+
+/// A `BuildHasher` for [`FxHasher`].
+pub(super) type FastHash = BuildHasherDefault<FxHasher>;
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+        }
+        for &byte in chunks.remainder() {
+            self.hash = (self.hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
+        }
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.hash = (self.hash.rotate_left(5) ^ value as u64).wrapping_mul(SEED);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
     }
 }
 
