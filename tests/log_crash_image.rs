@@ -1,7 +1,8 @@
 //! Crash images of the transaction log.
 //!
 //! A seeded workload drives the real group-commit policy and records what the
-//! writer does to the disk: create a segment, write a batch, fdatasync it, fsync
+//! writer does to the disk: create a segment, write a batch (sometimes only part
+//! of it, out of space, then the whole batch again on retry), fdatasync it, fsync
 //! the directory. Then, for every prefix of those operations, we build the disk
 //! as a crash at that point could leave it: unsynced writes dropped, fully
 //! persisted, torn in their last sector, persisted up to a point and zero after
@@ -20,7 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use corekeeper::log::{
     decode_records, framed_len, plan_recovery, CommitConfig, DirEntry, FlushDone, FlushOutcome,
-    FlushSync, GroupCommit, LogChain, RecoveryError, SegmentName, SegmentOp, SyncMode, DATA_SUBDIR,
+    FlushSync, GroupCommit, LogChain, LogStatus, RecoveryError, SegmentName, SegmentOp, SyncMode,
+    DATA_SUBDIR,
 };
 use corekeeper::txn::{Txn, TxnOp, TxnRecord};
 use corekeeper::types::{SessionId, Zxid};
@@ -111,7 +113,9 @@ fn record_workload(seed: u64, records: i64) -> Recorded {
     let mut batches = 0;
     let mut next = 1;
     let mut in_flight = None;
-    while next <= records || log.has_unflushed() || in_flight.is_some() {
+    let waiting =
+        |log: &GroupCommit<i64>| log.has_unflushed() || log.status() == LogStatus::OutOfSpace;
+    while next <= records || waiting(&log) || in_flight.is_some() {
         match rng.below(4) {
             0 | 1 if next <= records => {
                 let record = txn(next, 8 + rng.below(300) as usize);
@@ -125,20 +129,39 @@ fn record_workload(seed: u64, records: i64) -> Recorded {
                 }
                 if let Some(flush) = log.begin_flush() {
                     let file = flush.segment.to_string();
-                    if flush.op == SegmentOp::Create {
+                    let retry = placed
+                        .last()
+                        .is_some_and(|p: &Placed| p.zxid >= flush.first_zxid.0);
+                    if flush.op == SegmentOp::Create && !retry {
                         ops.push(DiskOp::Create { file: file.clone() });
                         acked_after.push(acked);
                     }
-                    for zxid in flush.first_zxid.0..=flush.last_zxid.0 {
-                        placed.push(Placed {
-                            zxid,
-                            file: file.clone(),
-                            offset: 0,
-                            len: 0,
-                            batch: batches,
-                        });
+                    if !retry {
+                        for zxid in flush.first_zxid.0..=flush.last_zxid.0 {
+                            placed.push(Placed {
+                                zxid,
+                                file: file.clone(),
+                                offset: 0,
+                                len: 0,
+                                batch: batches,
+                            });
+                        }
+                        batches += 1;
                     }
-                    batches += 1;
+                    if rng.below(5) == 0 {
+                        // Out of space part way: some bytes written, then the retry
+                        // writes the same batch again at the same place.
+                        let written = rng.below(flush.bytes.len() as u64) as usize;
+                        ops.push(DiskOp::Write {
+                            file,
+                            offset: flush.offset as usize,
+                            bytes: flush.bytes.slice(..written),
+                        });
+                        acked_after.push(acked);
+                        let done = log.flush_done(flush.ticket, FlushOutcome::NoSpace).unwrap();
+                        assert!(matches!(done, FlushDone::Retry));
+                        continue;
+                    }
                     ops.push(DiskOp::Write {
                         file: file.clone(),
                         offset: flush.offset as usize,
@@ -314,9 +337,10 @@ fn persist(
         Variant::TornLastSector => {
             write_at(image, offset, bytes);
             if last {
-                let sector = offset + bytes.len() - SECTOR;
-                let torn = sector + SECTOR / 2;
-                let noise = garbage(rng, SECTOR / 2);
+                let end = offset + bytes.len();
+                let sector = (end - 1) / SECTOR * SECTOR;
+                let torn = (sector + SECTOR / 2).max(offset);
+                let noise = garbage(rng, (sector + SECTOR).saturating_sub(torn));
                 write_at(image, torn, &noise);
             }
         }

@@ -49,8 +49,8 @@ pub use record::{
     RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 pub use recovery::{
-    plan_recovery, replay, DataFiles, DirEntry, LogChain, RecoveryError, RecoveryPlan, Repair,
-    SegmentVerdict, DATA_SUBDIR,
+    check_snapshot_name, plan_recovery, replay, DataFiles, DirEntry, LogChain, RecoveryError,
+    RecoveryPlan, Repair, SegmentVerdict, DATA_SUBDIR,
 };
 pub use retention::{select_purge, Purge};
 pub use snapshot::{

@@ -122,6 +122,14 @@ impl RecoveryPlan {
     }
 }
 
+/// Checks that a decoded snapshot holds the zxid its file name says.
+pub fn check_snapshot_name(file: SnapshotName, zxid: Zxid) -> Result<(), RecoveryError> {
+    if file.zxid == zxid {
+        return Ok(());
+    }
+    Err(RecoveryError::SnapshotMisnamed { file, zxid })
+}
+
 /// Why the server cannot start from its data directories. Each message names
 /// the file and says what to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +160,17 @@ pub enum RecoveryError {
         file: SnapshotName,
         /// Its size.
         size: u64,
+    },
+    /// A snapshot whose content is of another zxid than its name.
+    #[error(
+        "snapshot {file} holds the tree at zxid {zxid}: the file was renamed or copied over; \
+         restore the original or move it aside to recover from the previous snapshot"
+    )]
+    SnapshotMisnamed {
+        /// The file.
+        file: SnapshotName,
+        /// The zxid inside.
+        zxid: Zxid,
     },
     /// A segment damaged where a crash cannot explain it.
     #[error(

@@ -317,3 +317,11 @@ fn replaying_what_the_tree_holds_is_a_bug() {
     tree.set_last_zxid(5);
     replay(&mut tree, &mut SessionTimeouts::new(), [&txn_record(5, 1)]);
 }
+
+#[test]
+fn a_snapshot_must_hold_the_zxid_its_name_says() {
+    let name = SnapshotName { zxid: Zxid(0x30) };
+    assert_eq!(check_snapshot_name(name, Zxid(0x30)), Ok(()));
+    let error = check_snapshot_name(name, Zxid(0x31)).unwrap_err();
+    assert!(error.to_string().contains("snapshot.30"), "{error}");
+}
