@@ -329,6 +329,9 @@ fn persist(
     last: bool,
     rng: &mut Rng,
 ) {
+    if bytes.is_empty() {
+        return;
+    }
     let garbage =
         |rng: &mut Rng, len: usize| (0..len).map(|_| rng.next() as u8).collect::<Vec<u8>>();
     match variant {
