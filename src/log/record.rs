@@ -20,13 +20,18 @@
 //! | offset | field                                                              |
 //! |--------|--------------------------------------------------------------------|
 //! | 0      | u32 payload length (exact rkyv length, padding excluded)           |
-//! | 4      | u32 CRC32C of bytes 8..32 and the payload                          |
+//! | 4      | u32 CRC32C of bytes 8..28 and the payload (zxid, links, txn)       |
 //! | 8      | i64 zxid                                                           |
 //! | 16     | i64 prev zxid: the record before this one in the log (the chain)   |
 //! | 24     | u32 batch offset: bytes from the start of this record's batch      |
-//! | 28     | u32 flags, zero in version 1                                       |
+//! | 28     | u32 CRC32C of bytes 0..28 (the header itself)                      |
 //! | 32     | payload: the archived `Txn`, exactly as the sequencer serialized it |
 //! | ..     | zero padding to a multiple of 16                                   |
+//!
+//! The header's own checksum is checked first: it rejects garbage after 28
+//! bytes, so a scan through a damaged region stays linear instead of reading a
+//! random length's worth of payload at every offset, and a damaged length is
+//! never trusted.
 //!
 //! The group-commit writer ([`super::GroupCommit`]) writes one batch per write +
 //! fdatasync, and pads each batch with zeros so the next one starts on a multiple
@@ -151,8 +156,10 @@ pub fn encode_record(record: &TxnRecord, prev_zxid: Zxid, batch_offset: u32, out
     header[8..16].copy_from_slice(&zxid.to_le_bytes());
     header[16..24].copy_from_slice(&prev_zxid.0.to_le_bytes());
     header[24..28].copy_from_slice(&batch_offset.to_le_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[8..]), payload);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[8..28]), payload);
     header[4..8].copy_from_slice(&crc.to_le_bytes());
+    let header_crc = crc32c::crc32c(&header[..28]);
+    header[28..32].copy_from_slice(&header_crc.to_le_bytes());
     out.reserve(framed_len(payload.len()));
     out.extend_from_slice(&header);
     out.extend_from_slice(payload);
@@ -238,15 +245,12 @@ pub enum Corruption {
         /// The length field.
         len: u32,
     },
-    /// A record whose checksum does not match.
+    /// A record header whose own checksum does not match.
+    #[error("record header checksum mismatch")]
+    BadHeaderChecksum,
+    /// A record whose payload checksum does not match.
     #[error("record checksum mismatch")]
     BadChecksum,
-    /// A record header with unknown flags set.
-    #[error("record flags {flags:#x} are not supported by this build")]
-    UnknownFlags {
-        /// The flags field.
-        flags: u32,
-    },
     /// A record whose zxid does not exceed its predecessor's.
     #[error("record zxid {zxid} does not follow its predecessor {prev_zxid}")]
     NotIncreasing {
@@ -427,9 +431,6 @@ impl Scanner<'_> {
 
     /// Takes an intact, linked record. What can fail here is not a crash's doing.
     fn accept(&mut self, at: usize, frame: &FrameHeader) -> Result<(), Corruption> {
-        if frame.flags != 0 {
-            return Err(Corruption::UnknownFlags { flags: frame.flags });
-        }
         if frame.zxid <= frame.prev_zxid {
             return Err(Corruption::NotIncreasing {
                 zxid: frame.zxid,
@@ -511,7 +512,6 @@ struct FrameHeader {
     zxid: Zxid,
     prev_zxid: Zxid,
     batch_offset: u32,
-    flags: u32,
 }
 
 enum Frame {
@@ -530,6 +530,9 @@ fn read_frame(image: &[u8], at: usize) -> Frame {
     if header.iter().all(|&b| b == 0) {
         return Frame::Zero;
     }
+    if crc32c::crc32c(&header[..28]) != le_u32(header, 28) {
+        return Frame::Bad(Corruption::BadHeaderChecksum);
+    }
     let len = le_u32(header, 0);
     let payload_len = len as usize;
     let fits = payload_len > 0
@@ -539,7 +542,7 @@ fn read_frame(image: &[u8], at: usize) -> Frame {
         return Frame::Bad(Corruption::BadLength { len });
     }
     let payload = &image[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + payload_len];
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[8..]), payload);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[8..28]), payload);
     if crc != le_u32(header, 4) {
         return Frame::Bad(Corruption::BadChecksum);
     }
@@ -548,7 +551,6 @@ fn read_frame(image: &[u8], at: usize) -> Frame {
         zxid: Zxid(le_i64(header, 8)),
         prev_zxid: Zxid(le_i64(header, 16)),
         batch_offset: le_u32(header, 24),
-        flags: le_u32(header, 28),
     })
 }
 
