@@ -11,10 +11,11 @@
 //! header   magic "CKSN", u32 version (1), i64 zxid, u64 node count,
 //!          u32 ACL list count, u32 session count                     (32 bytes)
 //! ACLs     per list: u32 entries, per entry: i32 perms, str scheme, str id
-//! nodes    per node: str path, i64 czxid, mzxid, pzxid, ctime, mtime,
-//!          i32 version, aversion, persisted cversion, u8 kind, u8 flags,
-//!          i64 kind value (session id, TTL ms or 0), u32 ACL list index,
-//!          bytes data
+//! nodes    in pre-order (each node before its children, siblings in name
+//!          order), per node: str name (empty for the root), u32 child count,
+//!          i64 czxid, mzxid, pzxid, ctime, mtime, i32 version, aversion,
+//!          persisted cversion, u8 kind, u8 flags, i64 kind value (session id,
+//!          TTL ms or 0), u32 ACL list index, bytes data
 //! sessions per session: i64 id, u32 timeout ms
 //! trailer  u32 CRC32C of everything before it
 //! ```
@@ -22,7 +23,8 @@
 //! `str` and `bytes` are a u32 length and the bytes. Kinds: 0 persistent, 1
 //! ephemeral (value: the session), 2 container, 3 TTL (value: the TTL); flag
 //! bit 0 is null data. Derived Stat fields are not stored: the tree recomputes
-//! them. Nodes come in no particular order.
+//! them. Pre-order with child counts carries the structure: the reader knows
+//! each node's parent without looking paths up, and stores names, not paths.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +33,9 @@ use bytes::Bytes;
 
 use super::{SessionTimeouts, SNAPSHOT_CHUNK_BYTES};
 use crate::proto::{Acl, Id};
-use crate::tree::{DataTree, EphemeralType, Node, NodeImage, RestoreError, TreeBuilder};
+use crate::tree::{
+    DataTree, EphemeralType, Node, NodeId, NodeImage, Preorder, RestoreError, TreeBuilder,
+};
 use crate::types::{SessionId, Zxid};
 
 const MAGIC: [u8; 4] = *b"CKSN";
@@ -40,7 +44,7 @@ const HEADER_LEN: usize = 32;
 const TRAILER_LEN: usize = 4;
 /// Smallest encoding of one node (empty path and data), to bound counts read
 /// from a file before allocating for them.
-const NODE_LEN_MIN: usize = 4 + 5 * 8 + 3 * 4 + 2 + 8 + 4 + 4;
+const NODE_LEN_MIN: usize = 4 + 4 + 5 * 8 + 3 * 4 + 2 + 8 + 4 + 4;
 const ACL_LIST_LEN_MIN: usize = 4;
 const ACL_ENTRY_LEN_MIN: usize = 4 + 4 + 4;
 const SESSION_LEN: usize = 8 + 4;
@@ -107,6 +111,15 @@ pub enum SnapshotError {
         /// What is wrong.
         what: &'static str,
     },
+    /// A node the tree cannot take.
+    #[error("node at offset {offset}: {source}")]
+    Node {
+        /// Where the node's record starts.
+        offset: usize,
+        /// What is wrong with it.
+        #[source]
+        source: RestoreError,
+    },
     /// The nodes do not form a tree this server can hold.
     #[error("{0}")]
     Tree(#[from] RestoreError),
@@ -115,7 +128,7 @@ pub enum SnapshotError {
 /// A snapshot's bytes, in chunks of about [`SNAPSHOT_CHUNK_BYTES`]: iterate and
 /// write each chunk in order. Borrows the held tree version it reads.
 pub struct SnapshotChunks<'t> {
-    nodes: Box<dyn Iterator<Item = (&'t Arc<str>, &'t Node)> + 't>,
+    nodes: Preorder<'t>,
     acl_index: HashMap<*const [Acl], u32>,
     sessions: std::collections::btree_map::Iter<'t, SessionId, u32>,
     /// The header and ACL table, made up front, to lead the first chunk.
@@ -176,7 +189,7 @@ pub fn encode_snapshot<'t>(
         }
     }
     SnapshotChunks {
-        nodes: Box::new(tree.iter()),
+        nodes: tree.preorder(),
         acl_index,
         sessions: sessions.iter(),
         crc: crc32c::crc32c(&first),
@@ -187,8 +200,12 @@ pub fn encode_snapshot<'t>(
 }
 
 impl SnapshotChunks<'_> {
-    fn encode_node(&self, out: &mut Vec<u8>, path: &str, node: &Node) {
-        put_bytes(out, path.as_bytes());
+    fn encode_node(&self, out: &mut Vec<u8>, name: &str, node: &Node) {
+        put_bytes(out, name.as_bytes());
+        put_u32(
+            out,
+            u32::try_from(node.children.len()).expect("children fit a u32"),
+        );
         put_i64(out, node.stat.czxid);
         put_i64(out, node.stat.mzxid);
         put_i64(out, node.stat.pzxid);
@@ -227,8 +244,8 @@ impl Iterator for SnapshotChunks<'_> {
         let start = out.len();
         while out.len() < SNAPSHOT_CHUNK_BYTES && self.stage == Stage::Nodes {
             match self.nodes.next() {
-                Some((path, node)) => {
-                    self.encode_node(&mut out, path, node);
+                Some((name, node)) => {
+                    self.encode_node(&mut out, name, node);
                     self.nodes_left -= 1;
                 }
                 None => {
@@ -304,9 +321,28 @@ pub fn decode_snapshot(
         let acl = reader.acl_list()?;
         acls.push(builder.intern_acl(acl));
     }
+    // Nodes whose children are still to come, with how many.
+    let mut open: Vec<(NodeId, u32)> = Vec::new();
     for _ in 0..node_count {
-        let (path, image) = reader.node(&acls)?;
-        builder.insert(path, image)?;
+        let offset = reader.at;
+        let (name, children, image) = reader.node(&acls)?;
+        let parent = open.last_mut().map(|(id, left)| {
+            *left -= 1;
+            *id
+        });
+        let id = builder
+            .add(parent, name, image)
+            .map_err(|source| SnapshotError::Node { offset, source })?;
+        open.push((id, children));
+        while open.last().is_some_and(|(_, left)| *left == 0) {
+            open.pop();
+        }
+    }
+    if !open.is_empty() {
+        return Err(SnapshotError::Malformed {
+            offset: reader.at,
+            what: "the nodes end before the children they announce",
+        });
     }
     let mut sessions = SessionTimeouts::new();
     for _ in 0..session_count {
@@ -426,8 +462,9 @@ impl<'a> Reader<'a> {
         Ok(acl)
     }
 
-    fn node(&mut self, acls: &[Arc<[Acl]>]) -> Result<(&'a str, NodeImage), SnapshotError> {
-        let path = self.str()?;
+    fn node(&mut self, acls: &[Arc<[Acl]>]) -> Result<(&'a str, u32, NodeImage), SnapshotError> {
+        let name = self.str()?;
+        let children = self.u32()?;
         let czxid = self.i64()?;
         let mzxid = self.i64()?;
         let pzxid = self.i64()?;
@@ -468,7 +505,8 @@ impl<'a> Reader<'a> {
             .clone();
         let data = Bytes::copy_from_slice(self.bytes()?);
         Ok((
-            path,
+            name,
+            children,
             NodeImage {
                 data,
                 data_null: flags & FLAG_DATA_NULL != 0,

@@ -1,26 +1,28 @@
-//! Rebuilding a tree from the nodes of a snapshot: the inverse of [`DataTree::iter`].
+//! Rebuilding a tree from the nodes of a snapshot: the inverse of walking one.
 //!
 //! A snapshot stores, per node, what a client can see plus what the tree keeps
-//! beside it (the persisted cversion, the ephemeral kind, null data), in no
-//! particular order. [`TreeBuilder`] takes those [`NodeImage`]s, links children
-//! to parents, recomputes the derived `Stat` fields and rebuilds the indexes, so
-//! the result equals, node for node, the tree that was written.
+//! beside it (the persisted cversion, the ephemeral kind, null data). The
+//! reader hands each node to [`TreeBuilder::add`] with its parent (a
+//! [`NodeId`] the builder returned earlier) and its name, so the structure
+//! comes with the nodes: no path index, no parent lookups. The builder then
+//! recomputes the derived `Stat` fields and rebuilds the indexes, so the result
+//! equals, node for node, the tree that was written.
 //!
 //! Not restored, as in ZooKeeper (`DataTree.deserialize` rebuilds its
 //! `ephemerals` map from the nodes): the empty ephemerals entry of a live session
 //! whose ephemerals were all deleted (only `dump` shows it).
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use imbl::shared_ptr::DefaultSharedPtr;
 use imbl::OrdSet;
 
 use super::data_tree::{AclList, DataTree, Node, PathMap};
 use super::ephemeral::{try_ephemeral_type, EphemeralType};
-use super::path::{self, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
+use super::path::{CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
 use crate::proto::{Acl, Stat};
 
 /// One node as a snapshot keeps it. Derived `Stat` fields (`cversion`,
@@ -77,21 +79,21 @@ impl NodeImage {
 /// Nodes that do not form a tree the server could have written.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RestoreError {
-    /// A path `validatePath` rejects.
-    #[error("invalid path {path:?}")]
-    InvalidPath {
-        /// The path.
-        path: String,
+    /// A node name that cannot be a path component (empty, `.`, `..`, or with
+    /// `/` or NUL in it), or a root with a name.
+    #[error("invalid node name {name:?} under {parent:?}")]
+    InvalidName {
+        /// The parent's path (empty for the root).
+        parent: String,
+        /// The name.
+        name: String,
     },
-    /// The same path twice.
+    /// Two roots.
+    #[error("a second root node")]
+    SecondRoot,
+    /// The same name twice under one parent.
     #[error("node {path} appears twice")]
     Duplicate {
-        /// The path.
-        path: String,
-    },
-    /// A node whose parent is missing.
-    #[error("node {path} has no parent node")]
-    Orphan {
         /// The path.
         path: String,
     },
@@ -121,7 +123,11 @@ pub enum RestoreError {
     },
 }
 
-/// Builds a [`DataTree`] from node images in any order.
+/// A node added to a [`TreeBuilder`], to name it as a parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeId(u32);
+
+/// Builds a [`DataTree`] from node images, each added under its parent.
 #[derive(Debug)]
 pub struct TreeBuilder {
     extended_types_enabled: bool,
@@ -129,10 +135,12 @@ pub struct TreeBuilder {
     acls: HashSet<AclList>,
     /// Interned lists by address, with how many nodes use each.
     acl_uses: HashMap<*const [Acl], (AclList, u64), FastHash>,
-    /// Node index by path.
-    index: HashMap<Arc<str>, u32, FastHash>,
     paths: Vec<Arc<str>>,
     nodes: Vec<Node>,
+    /// Child names per node, in the order added.
+    children: Vec<Vec<Arc<str>>>,
+    /// Reused to build each path.
+    scratch: String,
 }
 
 impl TreeBuilder {
@@ -143,9 +151,10 @@ impl TreeBuilder {
             extended_types_enabled,
             acls: HashSet::new(),
             acl_uses: HashMap::default(),
-            index: HashMap::with_capacity_and_hasher(nodes, FastHash::default()),
             paths: Vec::with_capacity(nodes),
             nodes: Vec::with_capacity(nodes),
+            children: Vec::with_capacity(nodes),
+            scratch: String::new(),
         }
     }
 
@@ -160,35 +169,66 @@ impl TreeBuilder {
         acl
     }
 
-    /// Adds a node. Its ACL must come from [`TreeBuilder::intern_acl`].
-    pub fn insert(&mut self, path: &str, image: NodeImage) -> Result<(), RestoreError> {
-        if !is_well_formed(path) {
-            return Err(RestoreError::InvalidPath { path: path.into() });
+    /// The path of an added node.
+    pub fn path(&self, id: NodeId) -> &str {
+        &self.paths[id.0 as usize]
+    }
+
+    /// Adds a node: the root (`parent` `None`, `name` empty) or the child `name`
+    /// of `parent`. Its ACL must come from [`TreeBuilder::intern_acl`].
+    pub fn add(
+        &mut self,
+        parent: Option<NodeId>,
+        name: &str,
+        image: NodeImage,
+    ) -> Result<NodeId, RestoreError> {
+        self.scratch.clear();
+        match parent {
+            None if !name.is_empty() => {
+                return Err(RestoreError::InvalidName {
+                    parent: String::new(),
+                    name: name.into(),
+                })
+            }
+            None if !self.nodes.is_empty() => return Err(RestoreError::SecondRoot),
+            None => self.scratch.push('/'),
+            Some(parent) => {
+                let parent_path = &self.paths[parent.0 as usize];
+                if !is_component(name) {
+                    return Err(RestoreError::InvalidName {
+                        parent: parent_path.to_string(),
+                        name: name.into(),
+                    });
+                }
+                if &**parent_path != "/" {
+                    self.scratch.push_str(parent_path);
+                }
+                self.scratch.push('/');
+                self.scratch.push_str(name);
+            }
         }
         let kind = image.ephemeral_type;
         if try_ephemeral_type(kind.ephemeral_owner(), self.extended_types_enabled) != Some(kind) {
             return Err(RestoreError::Kind {
-                path: path.into(),
+                path: self.scratch.clone(),
                 kind,
             });
         }
         if image.data_null && !image.data.is_empty() {
-            return Err(RestoreError::NullData { path: path.into() });
+            return Err(RestoreError::NullData {
+                path: self.scratch.clone(),
+            });
         }
-        let position = u32::try_from(self.nodes.len()).expect("a tree's nodes fit a u32");
-        let path: Arc<str> = match self.index.entry(Arc::from(path)) {
-            Entry::Occupied(_) => return Err(RestoreError::Duplicate { path: path.into() }),
-            Entry::Vacant(slot) => {
-                let path = slot.key().clone();
-                slot.insert(position);
-                path
-            }
-        };
         self.acl_uses
             .get_mut(&Arc::as_ptr(&image.acl))
             .expect("node ACLs come from intern_acl")
             .1 += 1;
-        self.paths.push(path);
+        let id = NodeId(u32::try_from(self.nodes.len()).expect("a tree's nodes fit a u32"));
+        if let Some(parent) = parent {
+            self.children[parent.0 as usize].push(Arc::from(name));
+        }
+        self.paths.push(Arc::from(self.scratch.as_str()));
+        self.children.push(Vec::new());
         self.nodes.push(Node {
             data: image.data,
             data_null: image.data_null,
@@ -208,47 +248,41 @@ impl TreeBuilder {
             persisted_cversion: image.persisted_cversion,
             ephemeral_type: kind,
         });
-        Ok(())
+        Ok(id)
     }
 
-    /// Links every node to its parent and returns the tree, whose last applied
+    /// Links every node's children and returns the tree, whose last applied
     /// zxid is `last_zxid`.
     pub fn finish(self, last_zxid: i64) -> Result<DataTree, RestoreError> {
         let TreeBuilder {
             extended_types_enabled,
             acl_uses,
-            index,
             paths,
             mut nodes,
+            children,
             ..
         } = self;
-        for system in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
-            if !index.contains_key(system) {
-                return Err(RestoreError::MissingSystemNode { path: system });
+        for ((node, names), path) in nodes.iter_mut().zip(children).zip(&paths) {
+            for name in names {
+                if node.children.insert(name.clone()).is_some() {
+                    let path = match &**path {
+                        "/" => format!("/{name}"),
+                        parent => format!("{parent}/{name}"),
+                    };
+                    return Err(RestoreError::Duplicate { path });
+                }
             }
-        }
-        let mut children: Vec<Vec<Arc<str>>> = vec![Vec::new(); nodes.len()];
-        for path in paths.iter().filter(|path| &***path != "/") {
-            let parent = match path::parent(path) {
-                "" => "/",
-                parent => parent,
-            };
-            let Some(&parent) = index.get(parent) else {
-                return Err(RestoreError::Orphan {
-                    path: path.to_string(),
-                });
-            };
-            children[parent as usize].push(Arc::from(path::name(path)));
-        }
-        drop(index);
-        for (node, names) in nodes.iter_mut().zip(children) {
-            node.children = names.into_iter().collect();
             node.refresh_stat();
         }
         let tree: PathMap<Arc<Node>> = paths
             .into_iter()
             .zip(nodes.into_iter().map(Arc::new))
             .collect();
+        for system in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
+            if !tree.contains_key(system) {
+                return Err(RestoreError::MissingSystemNode { path: system });
+            }
+        }
         let acl_refs = acl_uses.into_values().filter(|(_, uses)| *uses > 0);
         Ok(DataTree::assemble(
             extended_types_enabled,
@@ -259,22 +293,63 @@ impl TreeBuilder {
     }
 }
 
-/// Whether `path` has the shape the tree relies on: `/`, or `/`-separated
-/// components that are not empty, `.` or `..` and hold no NUL. The snapshot is
-/// checksummed and was written from a tree whose paths passed `validatePath`, so
-/// this guards the structure against a writer bug without paying for the full
-/// character rules on every node at startup.
-fn is_well_formed(path: &str) -> bool {
-    if path == "/" {
-        return true;
+/// A pre-order walk of a tree: each node after its parent, siblings in name
+/// order. Yields each node's name (empty for the root) and the node; a node's
+/// children are the next `node.children.len()` subtrees. This is the order a
+/// snapshot stores, so [`TreeBuilder::add`] can take nodes as they come.
+pub struct Preorder<'t> {
+    tree: &'t DataTree,
+    /// The path of each node on the way down, with its children still to visit.
+    stack: Vec<(String, imbl::ordset::Iter<'t, Arc<str>, DefaultSharedPtr>)>,
+    root_done: bool,
+}
+
+impl DataTree {
+    /// Walks every node, parents before children (see [`Preorder`]).
+    pub fn preorder(&self) -> Preorder<'_> {
+        Preorder {
+            tree: self,
+            stack: Vec::new(),
+            root_done: false,
+        }
     }
-    let Some(rest) = path.strip_prefix('/') else {
-        return false;
-    };
-    !path.contains('\0')
-        && rest
-            .split('/')
-            .all(|component| !matches!(component, "" | "." | ".."))
+}
+
+impl<'t> Iterator for Preorder<'t> {
+    type Item = (&'t str, &'t Node);
+
+    fn next(&mut self) -> Option<(&'t str, &'t Node)> {
+        if !self.root_done {
+            self.root_done = true;
+            let root = self.tree.get("/").expect("a tree has a root");
+            self.stack.push(("/".to_owned(), root.children.iter()));
+            return Some(("", root));
+        }
+        loop {
+            let (path, children) = self.stack.last_mut()?;
+            let Some(name) = children.next() else {
+                self.stack.pop();
+                continue;
+            };
+            let mut child_path = String::with_capacity(path.len() + 1 + name.len());
+            if path != "/" {
+                child_path.push_str(path);
+            }
+            child_path.push('/');
+            child_path.push_str(name);
+            let node = self.tree.get(&child_path).expect("a child's node exists");
+            self.stack.push((child_path, node.children.iter()));
+            return Some((name, node));
+        }
+    }
+}
+
+/// Whether `name` can be one component of a path: not empty, `.` or `..`, and
+/// without `/` or NUL. The snapshot is checksummed and was written from a tree
+/// whose paths passed `validatePath`, so this guards the structure against a
+/// writer bug without paying for the full character rules on every node.
+fn is_component(name: &str) -> bool {
+    !matches!(name, "" | "." | "..") && !name.bytes().any(|b| b == b'/' || b == 0)
 }
 
 /// FxHash (rustc's hasher): fast on short keys. The builder's maps only hold
@@ -316,13 +391,23 @@ mod tests {
     use super::*;
     use crate::tree::TreeEvent;
 
-    /// Rebuilds `tree` from its own node images.
+    /// Rebuilds `tree` from its own node images, in pre-order.
     fn rebuild(tree: &DataTree) -> DataTree {
         let mut builder = TreeBuilder::new(tree.extended_types_enabled(), 0);
-        for (path, node) in tree.iter() {
+        // Parents whose children are still to come, with how many.
+        let mut open: Vec<(NodeId, usize)> = Vec::new();
+        for (name, node) in tree.preorder() {
+            let parent = open.last_mut().map(|(id, left)| {
+                *left -= 1;
+                *id
+            });
             let mut image = NodeImage::of(node);
             image.acl = builder.intern_acl(node.acl.to_vec());
-            builder.insert(path, image).unwrap();
+            let id = builder.add(parent, name, image).unwrap();
+            open.push((id, node.children.len()));
+            while open.last().is_some_and(|(_, left)| *left == 0) {
+                open.pop();
+            }
         }
         builder.finish(tree.last_zxid()).unwrap()
     }
@@ -339,6 +424,31 @@ mod tests {
         assert!(a.containers().eq(b.containers()));
         assert!(a.ttl_nodes().eq(b.ttl_nodes()));
         assert!(a.ephemeral_sessions().eq(b.ephemeral_sessions()));
+    }
+
+    #[test]
+    fn preorder_visits_parents_first_and_siblings_in_order() {
+        let mut tree = DataTree::new();
+        let acl = tree.intern_acl(&Acl::open_unsafe());
+        for path in ["/b", "/a", "/a/y", "/a/x", "/c"] {
+            tree.create_node(
+                path,
+                Bytes::new(),
+                acl.clone(),
+                0,
+                -1,
+                1,
+                1,
+                &mut Vec::new(),
+            )
+            .unwrap();
+        }
+        let names: Vec<&str> = tree.preorder().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            ["", "a", "x", "y", "b", "c", "zookeeper", "config", "quota"]
+        );
+        assert_eq!(tree.preorder().count(), tree.nodes_len());
     }
 
     #[test]
@@ -379,17 +489,9 @@ mod tests {
         let mut copy = rebuild(&tree);
         assert_same(&tree, &copy);
         // The rebuilt tree keeps working like the original.
-        copy.create_node(
-            "/n0/e",
-            Bytes::new(),
-            copy.intern_acl(&Acl::open_unsafe()),
-            0,
-            -1,
-            12,
-            12,
-            &mut events,
-        )
-        .unwrap();
+        let open = copy.intern_acl(&Acl::open_unsafe());
+        copy.create_node("/n0/e", Bytes::new(), open, 0, -1, 12, 12, &mut events)
+            .unwrap();
         assert_eq!(copy.get("/n0").unwrap().persisted_cversion, 3);
         assert_eq!(copy.kill_session::<&str>(0x55, &[], 13, &mut events), 1);
     }
@@ -404,49 +506,60 @@ mod tests {
             image
         };
         let mut builder = TreeBuilder::new(false, 0);
+        let good = image(&mut builder, EphemeralType::Void);
+        assert!(matches!(
+            builder.add(None, "x", good.clone()),
+            Err(RestoreError::InvalidName { .. })
+        ));
+        let root = builder.add(None, "", good.clone()).unwrap();
+        assert_eq!(builder.path(root), "/");
+        assert_eq!(
+            builder.add(None, "", good.clone()),
+            Err(RestoreError::SecondRoot)
+        );
         let ttl = image(&mut builder, EphemeralType::Ttl(5));
         assert!(matches!(
-            builder.insert("/t", ttl),
+            builder.add(Some(root), "t", ttl),
             Err(RestoreError::Kind { .. })
         ));
         let zero = image(&mut builder, EphemeralType::Normal(0));
         assert!(matches!(
-            builder.insert("/z", zero),
+            builder.add(Some(root), "z", zero),
             Err(RestoreError::Kind { .. })
         ));
-        let good = image(&mut builder, EphemeralType::Void);
-        assert!(matches!(
-            builder.insert("/bad/", good.clone()),
-            Err(RestoreError::InvalidPath { .. })
-        ));
-        builder.insert("/a/b", good.clone()).unwrap();
-        assert!(matches!(
-            builder.insert("/a/b", good.clone()),
-            Err(RestoreError::Duplicate { .. })
-        ));
+        for bad in ["", ".", "..", "a/b", "nul\0"] {
+            assert!(
+                matches!(
+                    builder.add(Some(root), bad, good.clone()),
+                    Err(RestoreError::InvalidName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
         let mut null = good.clone();
         null.data_null = true;
         null.data = Bytes::from_static(b"x");
         assert!(matches!(
-            builder.insert("/n", null),
+            builder.add(Some(root), "n", null),
             Err(RestoreError::NullData { .. })
         ));
+        let a = builder.add(Some(root), "a", good.clone()).unwrap();
+        let b = builder.add(Some(a), "b", good.clone()).unwrap();
+        assert_eq!(builder.path(b), "/a/b");
+        builder.add(Some(a), "b", good.clone()).unwrap();
         assert_eq!(
             builder.finish(0).unwrap_err(),
-            RestoreError::MissingSystemNode { path: "/" }
+            RestoreError::Duplicate {
+                path: "/a/b".into()
+            }
         );
 
         let mut builder = TreeBuilder::new(false, 0);
-        for (path, node) in tree.iter() {
-            let mut image = NodeImage::of(node);
-            image.acl = builder.intern_acl(node.acl.to_vec());
-            builder.insert(path, image).unwrap();
-        }
-        let orphan = image(&mut builder, EphemeralType::Void);
-        builder.insert("/a/b", orphan).unwrap();
-        assert!(matches!(
-            builder.finish(0),
-            Err(RestoreError::Orphan { .. })
-        ));
+        let root = image(&mut builder, EphemeralType::Void);
+        builder.add(None, "", root).unwrap();
+        assert_eq!(
+            builder.finish(0).unwrap_err(),
+            RestoreError::MissingSystemNode { path: "/zookeeper" }
+        );
     }
 }

@@ -183,7 +183,10 @@ fn ttl_nodes_need_extended_types_to_load() {
     let bytes = encode(&sample_tree(), &sessions());
     assert!(matches!(
         decode_snapshot(&bytes, false),
-        Err(SnapshotError::Tree(RestoreError::Kind { .. }))
+        Err(SnapshotError::Node {
+            source: RestoreError::Kind { .. },
+            ..
+        })
     ));
 }
 
@@ -255,4 +258,63 @@ fn snapshots_also_come_by_log_size() {
     assert!(!trigger.logged(u64::MAX / 2));
     assert!(!trigger.logged(1));
     assert!(trigger.logged(1));
+}
+
+#[test]
+fn nodes_are_stored_parents_first_by_name() {
+    // The root's record: empty name, then its child count.
+    let tree = sample_tree();
+    let bytes = encode(&tree, &sessions());
+    let acl_table_end = {
+        // Skip the header and the ACL table by decoding it the long way.
+        let mut at = 32;
+        let lists = u32::from_le_bytes(bytes[24..28].try_into().unwrap());
+        for _ in 0..lists {
+            let entries = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            at += 4;
+            for _ in 0..entries {
+                at += 4;
+                for _ in 0..2 {
+                    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                    at += 4 + len;
+                }
+            }
+        }
+        at
+    };
+    let root_name_len =
+        u32::from_le_bytes(bytes[acl_table_end..acl_table_end + 4].try_into().unwrap());
+    let root_children = u32::from_le_bytes(
+        bytes[acl_table_end + 4..acl_table_end + 8]
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(root_name_len, 0);
+    assert_eq!(
+        root_children as usize,
+        tree.get("/").unwrap().children.len()
+    );
+}
+
+#[test]
+fn a_node_count_that_disagrees_with_the_structure_is_malformed() {
+    let bytes = encode(&DataTree::new(), &SessionTimeouts::new());
+    // One node fewer than the tree holds: /zookeeper's last child never comes.
+    let mut short = bytes.clone();
+    short[16..24].copy_from_slice(&3u64.to_le_bytes());
+    assert!(decode_snapshot(&resealed(short), false).is_err());
+    // The root claims one more child than follows.
+    let mut more = bytes;
+    let root_children_at = 32 + 4 + (4 + 4 + 5 + 4 + 6) + 4 + (4 + 4 + 5 + 4 + 6) + 4;
+    let root_children = u32::from_le_bytes(
+        more[root_children_at..root_children_at + 4]
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(root_children, 1, "the layout this test assumes");
+    more[root_children_at..root_children_at + 4].copy_from_slice(&2u32.to_le_bytes());
+    assert!(matches!(
+        decode_snapshot(&resealed(more), false),
+        Err(SnapshotError::Malformed { .. })
+    ));
 }
