@@ -19,6 +19,7 @@
 //! | [`txn`]     | `Txn` records, prep (request -> txn), apply (txn -> events)    | yes  |
 //! | [`watch`]   | a shard's watch tables; which watches an event fires           | yes  |
 //! | [`session`] | the session table and tick-bucketed expiry                     | yes  |
+//! | [`log`]     | log and snapshot formats, group commit, recovery, retention    | yes  |
 //! | [`admin`]   | four-letter-word replies                                      | yes  |
 //! | [`config`]  | `zoo.cfg` parsing and validation                               | yes  |
 //! | [`runtime`] | executors, core roles, the sequencer and shard loops, clock    | no   |
@@ -27,6 +28,7 @@
 pub mod admin;
 pub mod config;
 pub mod constants;
+pub mod log;
 pub mod net;
 pub mod proto;
 pub mod runtime;

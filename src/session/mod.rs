@@ -152,6 +152,27 @@ impl SessionTable {
         self.buckets.entry(expires_at_ms).or_default().insert(id);
     }
 
+    /// Registers sessions recovered from a snapshot and the log. Each gets a full
+    /// timeout from `now_ms`, as ZooKeeper's session tracker does on load, and new
+    /// ids are allocated past any recovered id of this server.
+    pub fn restore(&mut self, sessions: impl IntoIterator<Item = (SessionId, u32)>, now_ms: i64) {
+        for (id, timeout_ms) in sessions {
+            self.add(id, timeout_ms, now_ms);
+            let same_server = (id.0 >> 56) == (self.next_id >> 56);
+            if same_server && id.0 >= self.next_id {
+                self.next_id = id.0 + 1;
+            }
+        }
+    }
+
+    /// Every live session's negotiated timeout, by id: what a snapshot stores.
+    pub fn timeouts(&self) -> BTreeMap<SessionId, u32> {
+        self.sessions
+            .values()
+            .map(|session| (session.id, session.timeout_ms))
+            .collect()
+    }
+
     /// Forgets a session (applying a close-session txn). Returns whether it was live.
     pub fn remove(&mut self, id: SessionId) -> bool {
         match self.sessions.remove(&id) {
@@ -310,6 +331,34 @@ mod tests {
             table.check_reattach(id, &good).unwrap_err(),
             ReattachError::Unknown
         );
+    }
+
+    #[test]
+    fn restored_sessions_get_a_full_timeout_and_keep_their_ids_reserved() {
+        let mut table = SessionTable::new(1000, 1, 0);
+        let first = table.allocate_id();
+        let recovered = [
+            (SessionId(first.0 + 5), 4000),
+            (SessionId(0x0200_0000_0000_0001), 6000),
+        ];
+        table.restore(recovered, 10_000);
+        assert_eq!(table.len(), 2);
+        assert_eq!(
+            table.get(SessionId(first.0 + 5)).unwrap().expires_at_ms,
+            15_000
+        );
+        assert_eq!(
+            table.allocate_id(),
+            SessionId(first.0 + 6),
+            "past this server's recovered ids"
+        );
+        assert_eq!(table.timeouts(), recovered.into_iter().collect());
+        assert!(table
+            .check_reattach(
+                SessionId(first.0 + 5),
+                &session_password(SessionId(first.0 + 5))
+            )
+            .is_ok());
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub type AclList = Arc<[Acl]>;
 /// Deterministic SipHash (fixed keys): iteration order never depends on process
 /// randomness, and crafting full 64-bit collisions stays expensive.
 type FixedHasher = BuildHasherDefault<DefaultHasher>;
-type PathMap<V> = GenericHashMap<Arc<str>, V, FixedHasher, DefaultSharedPtr>;
+pub(super) type PathMap<V> = GenericHashMap<Arc<str>, V, FixedHasher, DefaultSharedPtr>;
 type AclRefs = GenericHashMap<AclList, u64, FixedHasher, DefaultSharedPtr>;
 
 /// One znode.
@@ -111,7 +111,7 @@ impl Node {
     }
 
     /// Recomputes the derived `Stat` fields after data or children changed.
-    fn refresh_stat(&mut self) {
+    pub(super) fn refresh_stat(&mut self) {
         let num_children = i32::try_from(self.children.len()).expect("children fit an i32");
         self.stat.num_children = num_children;
         // Java int arithmetic, so a wrapped persisted cversion wraps here too.
@@ -278,6 +278,11 @@ impl DataTree {
         self.nodes.len() + 1
     }
 
+    /// How many nodes the tree holds, each counted once (the root included).
+    pub fn nodes_len(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// `DataTree.cachedApproximateDataSize` (`mntr`'s `zk_approximate_data_size`):
     /// the sum over nodes of the path's UTF-16 length plus the data length.
     pub fn approximate_data_size(&self) -> u64 {
@@ -356,6 +361,41 @@ impl DataTree {
             Some((interned, _)) => interned.clone(),
             None => Arc::from(acl),
         }
+    }
+
+    /// Every distinct ACL list the tree's nodes use, each once, in no particular
+    /// order (a snapshot writes this table and refers to it by index).
+    pub fn acl_lists(&self) -> impl Iterator<Item = &AclList> {
+        self.acl_refs.keys()
+    }
+
+    /// A tree made of complete nodes (children linked, derived Stat fields
+    /// current): the last step of [`super::TreeBuilder`]. `acl_refs` is every
+    /// ACL list the nodes use, once, with how many use it. Builds the indexes
+    /// and the data size from the nodes themselves.
+    pub(super) fn assemble(
+        extended_types_enabled: bool,
+        last_zxid: i64,
+        nodes: PathMap<Arc<Node>>,
+        acl_refs: impl IntoIterator<Item = (AclList, u64)>,
+    ) -> DataTree {
+        let mut tree = DataTree {
+            nodes: PathMap::default(),
+            ephemerals: OrdMap::new(),
+            ephemerals_count: 0,
+            containers: OrdSet::new(),
+            ttls: OrdSet::new(),
+            acl_refs: acl_refs.into_iter().collect(),
+            approximate_data_size: 0,
+            last_zxid,
+            extended_types_enabled,
+        };
+        for (path, node) in nodes.iter() {
+            tree.approximate_data_size += node_size(path, &node.data);
+            tree.index_insert(node.ephemeral_type, path);
+        }
+        tree.nodes = nodes;
+        tree
     }
 
     /// How many distinct ACL lists the tree's nodes use (`aclCacheSize`).

@@ -13,11 +13,13 @@
 //! * [`path`]: `validatePath`, parent/name, sequential names, the system paths.
 //! * [`acl`]: `fixupACL`, `checkACL`, digest ids, `getACL` masking.
 //! * [`ephemeral`]: what `ephemeralOwner` encodes (session, container, TTL).
+//! * [`restore`]: [`TreeBuilder`]: a tree rebuilt from a snapshot's nodes.
 
 pub mod acl;
 pub mod data_tree;
 pub mod ephemeral;
 pub mod path;
+pub mod restore;
 
 pub use acl::{check_acl, digest, fixup_acl, mask_digests_for_read};
 pub use data_tree::{AclList, DataTree, Node, TreeEvent};
@@ -25,6 +27,7 @@ pub use ephemeral::{
     ephemeral_type, ttl_to_ephemeral_owner, EphemeralType, CONTAINER_EPHEMERAL_OWNER,
 };
 pub use path::{name, parent, sequential_name, validate_path, PathError};
+pub use restore::{NodeId, NodeImage, Preorder, RestoreError, TreeBuilder};
 
 #[cfg(test)]
 mod tests;
