@@ -176,9 +176,14 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
         match join {
             Ok(join) => joins.push(join),
             Err(e) => {
-                // The threads already started wait on the barrier; let them
-                // through with the abort flag so they clean up and stop.
+                // A host that cannot start a thread is broken: give up. Threads
+                // already started stay parked on the barrier until the process
+                // exits (the command line exits at once); remove the root now.
                 shared.abort.store(true, Ordering::Release);
+                if let Ok(mut control) = Control::connect(config.targets[0]) {
+                    let _ = control.delete_tree(&root);
+                    control.close();
+                }
                 return Err(RunError::Spawn(std::io::Error::other(e.to_string())));
             }
         }
