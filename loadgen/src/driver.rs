@@ -37,6 +37,7 @@ use glommio::net::TcpStream;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::control::{Control, ControlError};
+use crate::pacer::Pacer;
 use crate::report::{Report, RunParams};
 use crate::session::{ErrorKind, LoopModel, Phase, Session, SessionConfig, REPLY_BYTES_MAX};
 use crate::stats::{Interval, Recorder, Stats, Window};
@@ -53,6 +54,10 @@ const DRAIN_TIME_MAX: Duration = Duration::from_secs(10);
 const TEARDOWN_TIME_MAX: Duration = Duration::from_secs(600);
 /// Time allowed for closeSession.
 const CLOSE_TIME_MAX: Duration = Duration::from_secs(10);
+/// The pacer's timer sleeps at least this long between dispatches, so that at
+/// high rates arrivals go out in batches (one write per session per batch)
+/// instead of one timer wake-up each.
+const PACER_QUANTUM: Duration = Duration::from_micros(50);
 /// Initial capacity of a session's read and write buffers.
 const SOCKET_BUFFER_BYTES: usize = 64 << 10;
 
@@ -171,9 +176,14 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
         match join {
             Ok(join) => joins.push(join),
             Err(e) => {
-                // The threads already started wait on the barrier; let them
-                // through with the abort flag so they clean up and stop.
+                // A host that cannot start a thread is broken: give up. Threads
+                // already started stay parked on the barrier until the process
+                // exits (the command line exits at once); remove the root now.
                 shared.abort.store(true, Ordering::Release);
+                if let Ok(mut control) = Control::connect(config.targets[0]) {
+                    let _ = control.delete_tree(&root);
+                    control.close();
+                }
                 return Err(RunError::Spawn(std::io::Error::other(e.to_string())));
             }
         }
@@ -355,6 +365,16 @@ struct ThreadState {
     recorder: RefCell<Recorder>,
     /// Rung whenever a session may have finished its phase.
     phase_bell: Bell,
+    /// Open loop, during the run: the schedule and the sessions it feeds.
+    open_loop: RefCell<Option<OpenLoop>>,
+}
+
+/// The open-loop pacer of one thread.
+struct OpenLoop {
+    pacer: Pacer,
+    conns: Vec<ConnRef>,
+    /// Sessions given an arrival in the current dispatch.
+    touched: Vec<bool>,
 }
 
 async fn thread_main(ctx: ThreadCtx) -> ThreadResult {
@@ -367,6 +387,7 @@ async fn thread_main(ctx: ThreadCtx) -> ThreadResult {
             to_ns: u64::MAX,
         })),
         phase_bell,
+        open_loop: RefCell::new(None),
     });
     let session_config = SessionConfig {
         workload: ctx.config.workload,
@@ -500,7 +521,13 @@ async fn measure(
     match ctx.config.rate {
         Some(rate) => {
             let share = rate * conns.len() as f64 / ctx.config.sessions as f64;
-            pace(conns, state, start_ns, window.to_ns, share).await;
+            *state.open_loop.borrow_mut() = Some(OpenLoop {
+                pacer: Pacer::new(start_ns, window.to_ns, share, conns.len()),
+                conns: conns.to_vec(),
+                touched: vec![false; conns.len()],
+            });
+            pace(state).await;
+            *state.open_loop.borrow_mut() = None;
         }
         None => sleep_until(state.epoch, window.to_ns).await,
     }
@@ -562,43 +589,52 @@ async fn wait_phase_done(conns: &[ConnRef], phase_waiter: &BellWaiter, limit: Du
     }
 }
 
-/// Open loop: hands arrivals at fixed times, round robin, to the thread's
-/// sessions, from `start_ns` until `end_ns`, at `rate` per second. Arrivals due
-/// together (the pacer woke late) go out together, each keeping its own
-/// intended time.
-async fn pace(conns: &[ConnRef], state: &ThreadState, start_ns: u64, end_ns: u64, rate: f64) {
-    let period_ns = 1e9 / rate;
-    let arrival = |k: u64| start_ns + (k as f64 * period_ns) as u64;
-    let mut k = 0u64;
-    let mut next_conn = 0;
-    let mut touched = vec![false; conns.len()];
+/// Open loop: hands out arrivals while the schedule lasts. Readers also hand
+/// out what is due each time they run (`dispatch_due`), so on a busy executor
+/// arrivals leave on time even if this task's timer fires late; on an idle one,
+/// the timer is what wakes the thread.
+async fn pace(state: &ThreadState) {
     loop {
-        let due = arrival(k);
-        if due >= end_ns {
+        dispatch_due(state);
+        let Some(due) = state
+            .open_loop
+            .borrow()
+            .as_ref()
+            .and_then(|o| o.pacer.next_due())
+        else {
             return;
-        }
+        };
         let now = now_ns(state.epoch);
-        if due > now {
-            glommio::timer::sleep(Duration::from_nanos(due - now)).await;
-            continue;
-        }
-        {
-            let mut rec = state.recorder.borrow_mut();
-            while arrival(k) <= now && arrival(k) < end_ns {
-                let intended_ns = arrival(k);
-                k += 1;
-                let i = next_conn;
-                next_conn = (next_conn + 1) % conns.len();
-                match conns[i].borrow_mut().session.push_arrival(intended_ns) {
-                    Ok(()) => touched[i] = true,
-                    Err(kind) => rec.fail_unanswered(intended_ns, kind),
-                }
+        glommio::timer::sleep(Duration::from_nanos(due.saturating_sub(now)).max(PACER_QUANTUM))
+            .await;
+    }
+}
+
+/// Hands every arrival due by now to its session and lets the sessions send.
+fn dispatch_due(state: &ThreadState) {
+    let mut open_loop = state.open_loop.borrow_mut();
+    let Some(OpenLoop {
+        pacer,
+        conns,
+        touched,
+    }) = open_loop.as_mut()
+    else {
+        return;
+    };
+    let now = now_ns(state.epoch);
+    {
+        let mut rec = state.recorder.borrow_mut();
+        while let Some((intended_ns, i)) = pacer.pop_due(now) {
+            rec.arrival_dispatched(intended_ns, now);
+            match conns[i].borrow_mut().session.push_arrival(intended_ns) {
+                Ok(()) => touched[i] = true,
+                Err(kind) => rec.fail_unanswered(intended_ns, kind),
             }
         }
-        for (i, conn) in conns.iter().enumerate() {
-            if std::mem::take(&mut touched[i]) {
-                conn.borrow_mut().kick(now);
-            }
+    }
+    for (i, conn) in conns.iter().enumerate() {
+        if std::mem::take(&mut touched[i]) {
+            conn.borrow_mut().kick(now);
         }
     }
 }
@@ -669,6 +705,10 @@ async fn read_loop(stream: TcpStream, conn: &ConnRef, state: &ThreadState) {
     let mut stream = stream.buffered();
     let mut buf = BytesMut::with_capacity(SOCKET_BUFFER_BYTES);
     loop {
+        // Reads of a busy socket complete without waiting (glommio tries the
+        // syscall before the ring), so a reader could run on without giving the
+        // executor back: yield when the scheduler asks.
+        glommio::yield_if_needed().await;
         let chunk = match stream.fill_buf().await {
             Ok([]) | Err(_) => break,
             Ok(chunk) => chunk,
@@ -701,6 +741,7 @@ async fn read_loop(stream: TcpStream, conn: &ConnRef, state: &ThreadState) {
         if done {
             state.phase_bell.ring();
         }
+        dispatch_due(state);
         if finished {
             break;
         }

@@ -10,6 +10,7 @@
 //! * [`workload`]: which operation comes next ([`rng`] supplies the seeded draws);
 //! * [`session`]: one session's protocol state machine — handshake, pipelined
 //!   requests, FIFO reply matching, validation of every reply;
+//! * [`pacer`]: the open-loop arrival schedule;
 //! * [`stats`]: HDR histograms and error counts, the measurement window, merging;
 //! * [`report`]: the headline, the table, the JSON object;
 //! * [`driver`]: the shell — a thread per core, each a glommio executor with many
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod control;
 pub mod driver;
 pub mod null_server;
+pub mod pacer;
 pub mod report;
 pub mod rng;
 pub mod session;

@@ -57,6 +57,8 @@ pub struct Report {
     pub per_op: Vec<OpLine>,
     /// The generator's own queueing before the send (part of `latency`).
     pub send_lag: Percentiles,
+    /// Open loop: the pacer's lateness in handing out arrivals.
+    pub pacer_late: Percentiles,
     /// Set-up and tear-down failures, by error name (not workload results).
     pub housekeeping_errors: BTreeMap<String, u64>,
     /// CPU time the load generator used during the window, in cores (1.0 = one
@@ -99,6 +101,7 @@ impl Report {
             latency: Percentiles::of_ns(&stats.latency_all_ns()),
             per_op,
             send_lag: Percentiles::of_ns(&stats.send_lag_ns),
+            pacer_late: Percentiles::of_ns(&stats.pacer_late_ns),
             housekeeping_errors: named(housekeeping),
             loadgen_cpu_cores,
         }
@@ -116,6 +119,14 @@ impl Report {
         } else {
             0.0
         }
+    }
+
+    /// Open loop: whether the generator fell behind its own schedule (the
+    /// pacer's p99 lateness above [`PACER_LATE_P99_US_MAX`]), so the server was
+    /// not offered the requested rate on time and the latencies include the
+    /// generator's delay.
+    pub fn generator_behind(&self) -> bool {
+        self.params.rate.is_some() && self.pacer_late.p99_us > PACER_LATE_P99_US_MAX
     }
 
     /// Whether the run is clean: no failed operation, measured or not.
@@ -138,8 +149,16 @@ impl Report {
                 .map(|r| format!(", open loop {r:.0} ops/s"))
                 .unwrap_or_default(),
         );
+        let behind = if self.generator_behind() {
+            format!(
+                "WARNING generator behind schedule (pacer p99 {} late): ",
+                fmt_us(self.pacer_late.p99_us)
+            )
+        } else {
+            String::new()
+        };
         if self.clean() {
-            return format!("OK {what}");
+            return format!("{behind}OK {what}");
         }
         let mut errors = self.errors.clone();
         for (name, count) in &self.housekeeping_errors {
@@ -147,7 +166,7 @@ impl Report {
         }
         let list: Vec<String> = errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
         format!(
-            "ERRORS ({} failed: {}) {what}",
+            "{behind}ERRORS ({} failed: {}) {what}",
             errors.values().sum::<u64>(),
             list.join(", ")
         )
@@ -203,10 +222,12 @@ impl Report {
             let lag = &self.send_lag;
             let _ = writeln!(
                 t,
-                "send lag (arrival to send, included above): p50 {} p99 {} max {}",
+                "send lag (arrival to send, included above): p50 {} p99 {} max {}; pacer late p99 {} max {}",
                 fmt_us(lag.p50_us),
                 fmt_us(lag.p99_us),
-                fmt_us(lag.max_us)
+                fmt_us(lag.max_us),
+                fmt_us(self.pacer_late.p99_us),
+                fmt_us(self.pacer_late.max_us),
             );
         }
         for (name, count) in &self.errors {
@@ -256,6 +277,9 @@ impl Report {
             "send_lag_p50_us": self.send_lag.p50_us,
             "send_lag_p99_us": self.send_lag.p99_us,
             "send_lag_max_us": self.send_lag.max_us,
+            "pacer_late_p99_us": self.pacer_late.p99_us,
+            "pacer_late_max_us": self.pacer_late.max_us,
+            "generator_behind": self.generator_behind(),
             "by_op": by_op,
         });
         let all = percentiles(&self.latency);
@@ -265,6 +289,10 @@ impl Report {
         out
     }
 }
+
+/// Pacer lateness (p99, µs) above which an open-loop run is flagged as the
+/// generator falling behind its schedule.
+pub const PACER_LATE_P99_US_MAX: f64 = 1000.0;
 
 /// A latency for people: µs below 10 ms, else ms.
 fn fmt_us(us: f64) -> String {
@@ -353,6 +381,30 @@ mod tests {
         assert_eq!(bad.json()["errors"], json!({"NONODE": 1}));
         assert_eq!(bad.json()["clean"], false);
         assert!(bad.table().contains("error NONODE: 1"));
+    }
+
+    #[test]
+    fn a_late_pacer_is_flagged() {
+        let mut stats = Stats::new();
+        stats.record(OpKind::GetData, 0, 1000, Ok(()));
+        stats.pacer_late_ns.record(5_000_000).unwrap();
+        let closed = Report::new(params(), 1.0, &stats, &BTreeMap::new(), 0.1);
+        assert!(!closed.generator_behind(), "closed loop has no schedule");
+        let open = Report::new(
+            RunParams {
+                rate: Some(1000.0),
+                ..params()
+            },
+            1.0,
+            &stats,
+            &BTreeMap::new(),
+            0.1,
+        );
+        assert!(open.generator_behind());
+        assert!(open
+            .headline()
+            .starts_with("WARNING generator behind schedule"));
+        assert_eq!(open.json()["generator_behind"], true);
     }
 
     #[test]

@@ -76,6 +76,10 @@ pub struct Stats {
     /// a pipeline slot; closed loop: 0), ns. Part of the latency above, shown
     /// apart so that a reader can tell the generator's queueing from the server's.
     pub send_lag_ns: Histogram<u64>,
+    /// Open loop: how late the pacer handed each arrival of the window to its
+    /// session, ns. Large values mean the generator itself could not keep its
+    /// schedule (CPU-starved), so the server was not offered the rate on time.
+    pub pacer_late_ns: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -91,6 +95,7 @@ impl Stats {
             per_op: (0..OpKind::COUNT).map(|_| OpStats::new()).collect(),
             errors: BTreeMap::new(),
             send_lag_ns: latency_histogram(),
+            pacer_late_ns: latency_histogram(),
         }
     }
 
@@ -138,6 +143,9 @@ impl Stats {
         }
         self.send_lag_ns
             .add(&other.send_lag_ns)
+            .expect("histograms of equal bounds merge");
+        self.pacer_late_ns
+            .add(&other.pacer_late_ns)
             .expect("histograms of equal bounds merge");
     }
 
@@ -306,6 +314,16 @@ impl Recorder {
         self.interval.errors += 1;
         if self.window.contains(intended_ns) {
             self.stats.record_error(kind);
+        }
+    }
+
+    /// Counts an arrival intended at `intended_ns` that the pacer handed out at
+    /// `dispatched_ns`.
+    pub fn arrival_dispatched(&mut self, intended_ns: u64, dispatched_ns: u64) {
+        if self.window.contains(intended_ns) {
+            self.stats
+                .pacer_late_ns
+                .saturating_record(dispatched_ns.saturating_sub(intended_ns).max(1));
         }
     }
 
