@@ -8,11 +8,21 @@ use corekeeper_loadgen::driver::{self, RunConfig};
 use corekeeper_loadgen::workload::{Workload, WorkloadKind};
 
 fn start_server() -> corekeeper::runtime::ServerHandle {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let data_dir = std::env::temp_dir().join(format!(
+        "corekeeper-loadgen-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&data_dir);
     let config = Config {
         client_port: 0,
         client_port_address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         max_client_cnxns: 0,
         cores: Some(2),
+        data_log_dir: data_dir.clone(),
+        data_dir,
         ..Config::default()
     };
     corekeeper::runtime::start(config).expect("server starts")
