@@ -55,6 +55,17 @@ async fn connect(addr: &str) -> Client {
         .expect("connect")
 }
 
+/// A four-letter word's answer (the report may lag by a second: mntr asks for a fresh one).
+fn four_letter(addr: &str, word: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(word.as_bytes()).unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
 struct Cleanup(PathBuf);
 
 impl Drop for Cleanup {
@@ -91,6 +102,18 @@ async fn a_restart_keeps_data_sessions_ephemerals_and_watches() {
             .unwrap();
     }
     let (_, _, data_watch) = watcher_client.get_and_watch_data("/app").await.unwrap();
+    let mntr = four_letter(&addr, "mntr");
+    let metric = |name: &str| -> f64 {
+        mntr.lines()
+            .find_map(|l| l.strip_prefix(&format!("zk_{name}\t")))
+            .unwrap_or_else(|| panic!("{name} in mntr:\n{mntr}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(metric("ck_log_fsyncs") >= 1.0);
+    assert!(metric("ck_log_txns") >= 54.0, "{mntr}");
+    assert!(metric("ck_log_txns_per_fsync") >= 1.0);
+    assert_eq!(metric("fsynctime_cnt"), metric("ck_log_fsyncs"));
     let owner_id = owner.session_id();
     let session = owner.into_session(); // detached: no closeSession
 

@@ -132,10 +132,33 @@ pub struct LogCounters {
     pub txns: u64,
     /// Bytes written to the log.
     pub bytes: u64,
+    /// Time in fdatasync (and directory fsync), summed over flushes, µs.
+    pub sync_us_sum: u64,
+    /// The longest fdatasync, µs.
+    pub sync_us_max: u64,
+    /// Flushes by fdatasync time: bucket i counts syncs under 2^(i+4) µs (the
+    /// last takes the rest): 16 µs, 32 µs, ... 256 ms, more.
+    pub sync_us_histogram: [u64; SYNC_HISTOGRAM_BUCKETS],
     /// Flushes that ran out of disk space.
     pub no_space: u64,
     /// Snapshots written.
     pub snapshots: u64,
+    /// The last snapshot's size, bytes.
+    pub snapshot_last_bytes: u64,
+    /// The last snapshot's duration, ms.
+    pub snapshot_last_ms: u64,
+}
+
+/// Buckets of [`LogCounters::sync_us_histogram`].
+pub const SYNC_HISTOGRAM_BUCKETS: usize = 16;
+
+impl LogCounters {
+    fn record_sync(&mut self, sync_us: u64) {
+        self.sync_us_sum += sync_us;
+        self.sync_us_max = self.sync_us_max.max(sync_us);
+        let bucket = (64 - (sync_us >> 4).leading_zeros()) as usize;
+        self.sync_us_histogram[bucket.min(SYNC_HISTOGRAM_BUCKETS - 1)] += 1;
+    }
 }
 
 /// The log between the sequencer and the shards. Lives on the sequencer core.
@@ -283,6 +306,7 @@ impl Pipeline {
         outcome: FlushOutcome,
         flush_bytes: usize,
         flush_txns: usize,
+        sync_us: u64,
     ) -> Result<Option<Released>, LogFailed> {
         match self.commit.flush_done(ticket, outcome)? {
             FlushDone::Durable { zxid, released } => {
@@ -291,6 +315,7 @@ impl Pipeline {
                 self.counters.flushes += 1;
                 self.counters.txns += flush_txns as u64;
                 self.counters.bytes += flush_bytes as u64;
+                self.counters.record_sync(sync_us);
                 Ok(self.release())
             }
             FlushDone::Retry => {
@@ -374,12 +399,14 @@ impl Pipeline {
         })
     }
 
-    /// A snapshot finished (or failed, when `written` is None).
-    pub fn snapshot_finished(&mut self, written: Option<Zxid>) {
+    /// A snapshot finished: written (zxid, bytes, ms) or not (None).
+    pub fn snapshot_finished(&mut self, written: Option<(Zxid, u64, u64)>) {
         self.snapshot_running = false;
-        if let Some(zxid) = written {
+        if let Some((zxid, bytes, ms)) = written {
             self.last_snapshot = zxid;
             self.counters.snapshots += 1;
+            self.counters.snapshot_last_bytes = bytes;
+            self.counters.snapshot_last_ms = ms;
         }
     }
 }

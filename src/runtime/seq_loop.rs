@@ -42,6 +42,10 @@ pub enum SnapshotOutcome {
     Written {
         /// Its zxid.
         zxid: Zxid,
+        /// Its size.
+        bytes: u64,
+        /// How long it took, ms.
+        ms: u64,
     },
     /// Not written for lack of space; the next trigger tries again.
     NoSpace,
@@ -104,6 +108,7 @@ struct FlushResult {
     outcome: FlushOutcome,
     bytes: usize,
     txns: usize,
+    sync_us: u64,
 }
 
 async fn writer_task(
@@ -116,12 +121,13 @@ async fn writer_task(
         let Some(flush) = slot.borrow_mut().to_write.take() else {
             continue;
         };
-        let (outcome, _timing) = writer.write(&flush).await;
+        let (outcome, timing) = writer.write(&flush).await;
         slot.borrow_mut().done = Some(FlushResult {
             ticket: flush.ticket,
             outcome,
             bytes: flush.bytes.len(),
             txns: flush.txns,
+            sync_us: timing.sync.as_micros() as u64,
         });
         sequencer_bell.ring();
     }
@@ -305,14 +311,22 @@ fn step(
     let done = slot.borrow_mut().done.take();
     if let Some(done) = done {
         state.flushing = false;
-        released.extend(pipeline.flush_done(done.ticket, done.outcome, done.bytes, done.txns)?);
+        released.extend(pipeline.flush_done(
+            done.ticket,
+            done.outcome,
+            done.bytes,
+            done.txns,
+            done.sync_us,
+        )?);
         if pipeline.status() == LogStatus::OutOfSpace {
             state.retry_at_ms = now_ms + NO_SPACE_RETRY_MS;
         }
     }
     for outcome in snapshot_done.borrow_mut().drain(..) {
         match outcome {
-            SnapshotOutcome::Written { zxid } => pipeline.snapshot_finished(Some(zxid)),
+            SnapshotOutcome::Written { zxid, bytes, ms } => {
+                pipeline.snapshot_finished(Some((zxid, bytes, ms)))
+            }
             SnapshotOutcome::NoSpace => pipeline.snapshot_finished(None),
             SnapshotOutcome::Failed(reason) => {
                 return Err(LogFailed {
@@ -356,10 +370,10 @@ fn step(
     }
     let report_round = seq.take_report_round();
     if let Some(round) = report_round {
-        reports.publish_sequencer(&seq, round);
+        reports.publish_sequencer(&seq, &pipeline.counters, round);
     } else if now_ms - state.last_report_ms >= 1000 {
         state.last_report_ms = now_ms;
-        reports.publish_sequencer(&seq, 0);
+        reports.publish_sequencer(&seq, &pipeline.counters, 0);
     }
     let (logged_round, unlogged_round) = match refusing {
         false => (report_round, None),
@@ -423,7 +437,11 @@ pub async fn run_background(
                     duration_ms = written.duration.as_millis() as u64,
                     "snapshot written"
                 );
-                SnapshotOutcome::Written { zxid: job.zxid }
+                SnapshotOutcome::Written {
+                    zxid: job.zxid,
+                    bytes: written.bytes,
+                    ms: written.duration.as_millis() as u64,
+                }
             }
             Err(error @ SnapshotWriteError::NoSpace { .. }) => {
                 tracing::error!(%error, "snapshot not written: out of disk space; the log still holds every txn");
