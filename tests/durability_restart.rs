@@ -315,3 +315,105 @@ async fn out_of_space_on_a_full_tmpfs_refuses_writes_until_space_returns() {
     out_of_space_then_space_returns(&addr, || std::fs::remove_file(&filler).unwrap()).await;
     server.shutdown();
 }
+
+/// Restart time of 1M znodes of 100 bytes: a snapshot of them plus 10,000
+/// txns of log after it, recovered as the server does at startup. A
+/// measurement, not a check: run it with
+/// `cargo test --release --test durability_restart -- --ignored --nocapture restart_of_1m`.
+#[test]
+#[ignore]
+fn restart_of_1m_znodes() {
+    use bytes::Bytes;
+    use corekeeper::log::{CommitConfig, FlushDone, GroupCommit, SessionTimeouts};
+    use corekeeper::proto::{Acl, OpCode};
+    use corekeeper::tree::DataTree;
+    use corekeeper::txn::{apply, CreateTxn, Txn, TxnOp, TxnRecord};
+    use corekeeper::types::{SessionId, Zxid};
+
+    const NODES: i64 = 1_000_000;
+    const LOG_TXNS: i64 = 10_000;
+    let create = |zxid: i64, parent_cversion: i32, path: String| {
+        TxnRecord::encode(&Txn {
+            zxid: Zxid(zxid),
+            time_ms: zxid,
+            session: SessionId(1),
+            cxid: 0,
+            op: TxnOp::Create(CreateTxn {
+                op: OpCode::Create as i32,
+                path,
+                data: Bytes::from(vec![b'x'; 100]),
+                data_null: false,
+                acl: Acl::open_unsafe(),
+                ephemeral_owner: 0,
+                parent_cversion,
+            }),
+        })
+    };
+    let dir = temp_data_dir("restart-1m");
+    let _cleanup = Cleanup(dir.clone());
+    let mut tree = DataTree::with_extended_types(true);
+    let mut events = Vec::new();
+    let built = Instant::now();
+    apply(&mut tree, &create(1, 1, "/bench".into()), &mut events);
+    for i in 0..NODES - 1 {
+        events.clear();
+        apply(
+            &mut tree,
+            &create(i + 2, i as i32 + 1, format!("/bench/n{i:07}")),
+            &mut events,
+        );
+    }
+    eprintln!("built {} nodes in {:?}", tree.nodes_len(), built.elapsed());
+    let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+    ex.run(async {
+        let disk = Disk::Real;
+        corekeeper::io::recover(&disk, &dir, &dir, true)
+            .await
+            .unwrap();
+        let sub = corekeeper::io::data_subdir(&dir);
+        let written = corekeeper::io::write_snapshot(
+            &disk,
+            &sub,
+            &tree,
+            &SessionTimeouts::new(),
+            Zxid(NODES),
+        )
+        .await
+        .unwrap();
+        eprintln!(
+            "snapshot: {} bytes in {:?}",
+            written.bytes, written.duration
+        );
+        let mut commit = GroupCommit::new(CommitConfig::default(), Zxid(NODES));
+        let mut writer = corekeeper::io::SegmentWriter::new(disk.clone(), sub, 64 << 20);
+        for i in 0..LOG_TXNS {
+            let zxid = NODES + 1 + i;
+            let path = format!("/bench/m{i:07}");
+            commit
+                .append(&create(zxid, (NODES + i) as i32, path), ())
+                .unwrap();
+            if commit.has_unflushed() && (i % 100 == 99 || i == LOG_TXNS - 1) {
+                let flush = commit.begin_flush().unwrap();
+                let (outcome, _) = writer.write(&flush).await;
+                let done = commit.flush_done(flush.ticket, outcome).unwrap();
+                assert!(matches!(done, FlushDone::Durable { .. }));
+            }
+        }
+        writer.close().await;
+        let started = Instant::now();
+        let recovered = corekeeper::io::recover(&disk, &dir, &dir, true)
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            recovered.tree.nodes_len() as i64,
+            tree.nodes_len() as i64 + LOG_TXNS
+        );
+        eprintln!(
+            "RESTART: recovered {} znodes (snapshot + {} txns of log) in {:?}",
+            recovered.tree.nodes_len(),
+            recovered.replayed,
+            took
+        );
+    });
+}
