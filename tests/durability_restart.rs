@@ -349,8 +349,11 @@ fn restart_of_1m_znodes() {
             }),
         })
     };
-    let dir = temp_data_dir("restart-1m");
-    let _cleanup = Cleanup(dir.clone());
+    // COREKEEPER_RESTART_DIR=<dir> keeps the data there, to time the server
+    // binary's own restart on it (`corekeeper --data-dir <dir>`).
+    let kept = std::env::var_os("COREKEEPER_RESTART_DIR").map(PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| temp_data_dir("restart-1m"));
+    let _cleanup = kept.is_none().then(|| Cleanup(dir.clone()));
     let mut tree = DataTree::with_extended_types(true);
     let mut events = Vec::new();
     let built = Instant::now();
@@ -415,10 +418,14 @@ fn restart_of_1m_znodes() {
             tree.nodes_len() as i64 + LOG_TXNS
         );
         eprintln!(
-            "RESTART: recovered {} znodes (snapshot + {} txns of log) in {:?}",
+            "RESTART: recovered {} znodes (snapshot + {} txns of log) in {:?}: snapshot read {:?}, \
+             decode {:?}, log read + scan + replay {:?}",
             recovered.tree.nodes_len(),
             recovered.replayed,
-            took
+            took,
+            recovered.snapshot_read,
+            recovered.snapshot_decode,
+            recovered.log
         );
     });
 }

@@ -41,6 +41,12 @@ pub struct Recovered {
     pub zookeeper_files_ignored: usize,
     /// Time taken.
     pub duration: Duration,
+    /// Of which reading the snapshot file.
+    pub snapshot_read: Duration,
+    /// Of which decoding it into a tree.
+    pub snapshot_decode: Duration,
+    /// Of which reading, scanning and replaying the log.
+    pub log: Duration,
 }
 
 /// Why the server cannot start from its data directories.
@@ -103,13 +109,17 @@ pub async fn recover(
         disk.sync_dir(&snap_dir).await?;
     }
 
+    let mut timings = (Duration::ZERO, Duration::ZERO);
     let (mut tree, mut sessions) = match plan.snapshot {
-        Some(name) => read_snapshot(disk, &snap_dir, name, extended_types_enabled).await?,
+        Some(name) => {
+            read_snapshot(disk, &snap_dir, name, extended_types_enabled, &mut timings).await?
+        }
         None => (
             DataTree::with_extended_types(extended_types_enabled),
             SessionTimeouts::new(),
         ),
     };
+    let log_started = Instant::now();
     let mut chain = LogChain::new(plan.snapshot_zxid());
     let mut recovered = Recovered {
         tree: DataTree::new(),
@@ -122,6 +132,9 @@ pub async fn recover(
         removed: Vec::new(),
         zookeeper_files_ignored: plan.zookeeper_files_ignored,
         duration: Duration::ZERO,
+        snapshot_read: timings.0,
+        snapshot_decode: timings.1,
+        log: Duration::ZERO,
     };
     for segment in &plan.segments {
         let path = log_dir.join(segment.to_string());
@@ -182,6 +195,7 @@ pub async fn recover(
     recovered.tree = tree;
     recovered.sessions = sessions;
     recovered.last_zxid = last_zxid;
+    recovered.log = log_started.elapsed();
     recovered.duration = started.elapsed();
     Ok(recovered)
 }
@@ -191,15 +205,20 @@ async fn read_snapshot(
     snap_dir: &Path,
     name: SnapshotName,
     extended_types_enabled: bool,
+    timings: &mut (Duration, Duration),
 ) -> Result<(DataTree, SessionTimeouts), StartupError> {
     let path = snap_dir.join(name.to_string());
+    let started = Instant::now();
     let bytes = disk.read_all(&path).await?;
+    timings.0 = started.elapsed();
+    let started = Instant::now();
     let snapshot = decode_snapshot(&bytes, extended_types_enabled).map_err(|error| {
         StartupError::Snapshot {
             path: path.clone(),
             error,
         }
     })?;
+    timings.1 = started.elapsed();
     check_snapshot_name(name, snapshot.zxid).map_err(|error| StartupError::Recovery {
         dir: snap_dir.to_path_buf(),
         error,
