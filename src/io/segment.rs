@@ -15,12 +15,15 @@
 //! segment, `log.next`, that a background task fills with zeros
 //! (`preAllocSize` of them) and syncs while the current segment is in use; a
 //! new segment is the spare renamed to its name, and its batches overwrite
-//! blocks that are already written. If the spare is not ready (it failed, or
-//! out of space), the segment is created and preallocated on the spot. Recovery
+//! blocks that are already written. If the spare is not ready (still being
+//! filled, as right after startup, or failed, or out of space), the segment is
+//! created and preallocated on the spot: a roll never waits for zeros. Recovery
 //! ignores `log.next` (it is not a segment name).
 
+use std::cell::Cell;
 use std::io;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use glommio::task::JoinHandle;
@@ -43,14 +46,18 @@ pub struct FlushTiming {
     pub sync: Duration,
 }
 
+/// The task filling the spare segment, and whether it has finished.
+type Spare = (JoinHandle<io::Result<File>>, Rc<Cell<bool>>);
+
 /// Writes log segments in `dataLogDir/corekeeper`. Lives on the sequencer core.
 pub struct SegmentWriter {
     disk: Disk,
     dir: PathBuf,
     pre_alloc_bytes: u64,
     current: Option<(SegmentName, File)>,
-    /// The spare segment being zero-filled (a task on this core).
-    spare: Option<JoinHandle<io::Result<File>>>,
+    /// The spare segment being zero-filled (a task on this core), and whether
+    /// that task has finished.
+    spare: Option<Spare>,
     /// How segment writes become durable (`forceSync=yes`: every write is
     /// O_DSYNC, which takes the place of the fdatasync the flush asks for).
     sync: WriteSync,
@@ -78,12 +85,30 @@ impl SegmentWriter {
         let path = self.dir.join(SPARE_NAME);
         let len = self.pre_alloc_bytes;
         let sync = self.sync;
-        self.spare = Some(glommio::spawn_local(fill_spare(disk, path, len, sync)).detach());
+        let done = Rc::new(Cell::new(false));
+        let finished = done.clone();
+        let task = glommio::spawn_local(async move {
+            let spare = fill_spare(disk, path, len, sync).await;
+            finished.set(true);
+            spare
+        })
+        .detach();
+        self.spare = Some((task, done));
     }
 
-    /// The spare, once it is ready; None if making it failed.
+    /// The spare if it is ready now (a roll never waits for the zeros: the
+    /// batches behind it would); None if it is still being filled (it stays for
+    /// the next roll) or if making it failed.
     async fn take_spare(&mut self) -> Option<File> {
-        match self.spare.take()?.await {
+        if !self.spare.as_ref()?.1.get() {
+            return None;
+        }
+        self.take_spare_waiting().await
+    }
+
+    async fn take_spare_waiting(&mut self) -> Option<File> {
+        let (task, _) = self.spare.take()?;
+        match task.await {
             Some(Ok(file)) => Some(file),
             Some(Err(error)) => {
                 tracing::debug!(%error, "no zero-filled spare segment; preallocating instead");
@@ -190,7 +215,9 @@ impl SegmentWriter {
             return Err(Failure::from_write(error));
         }
         self.current = Some((flush.segment, file));
-        self.start_spare();
+        if self.spare.is_none() {
+            self.start_spare();
+        }
         Ok(())
     }
 
@@ -199,7 +226,7 @@ impl SegmentWriter {
         if let Some((_, file)) = self.current.take() {
             let _ = file.close().await;
         }
-        if let Some(spare) = self.take_spare().await {
+        if let Some(spare) = self.take_spare_waiting().await {
             let _ = spare.close().await;
         }
     }
