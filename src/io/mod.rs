@@ -32,6 +32,8 @@ use std::io;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
+use std::os::unix::io::AsRawFd;
+
 use glommio::io::{DmaFile, OpenOptions};
 
 pub use recover::{recover, Recovered, StartupError};
@@ -60,20 +62,23 @@ pub enum File {
     Sim(sim::SimFile),
 }
 
-/// When a file's writes reach stable storage.
+/// How a log batch is written and made durable (see tuning/RESULTS.md for
+/// what each costs here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteSync {
-    /// When [`File::fdatasync`] returns.
+    /// A write, then an fdatasync, both through io_uring.
     OnFdatasync,
-    /// When each write returns (O_DSYNC): one operation instead of a write and
-    /// an fdatasync, so one io_uring round trip less per batch.
+    /// A pwrite then an fdatasync as plain system calls on the executor's
+    /// blocking thread ([`File::write_then_fdatasync`]).
+    BlockingFdatasync,
+    /// O_DSYNC writes through io_uring: each write is durable when it returns.
     EveryWrite,
 }
 
 impl WriteSync {
     fn open_flags(self) -> libc::c_int {
         match self {
-            WriteSync::OnFdatasync => 0,
+            WriteSync::OnFdatasync | WriteSync::BlockingFdatasync => 0,
             WriteSync::EveryWrite => libc::O_DSYNC,
         }
     }
@@ -377,6 +382,31 @@ impl File {
         }
     }
 
+    /// Writes all of `bytes` at `offset` and fdatasyncs, as two plain system
+    /// calls on the executor's blocking thread: one thread hand-off per batch,
+    /// where io_uring punts both the write (it must update the file's times)
+    /// and the fdatasync to its own worker threads, one hand-off each.
+    /// `Err(Written(e))` is a write error, `Err(Synced(e))` an fdatasync error.
+    pub async fn write_then_fdatasync(&self, bytes: &[u8], offset: u64) -> Result<(), SyncedWrite> {
+        match self {
+            File::Sim(file) => {
+                file.write_at(bytes, offset).map_err(SyncedWrite::Written)?;
+                file.sync().map_err(SyncedWrite::Synced)
+            }
+            File::Real(file) => {
+                let align = file.alignment() as usize;
+                assert!(offset % align as u64 == 0, "DMA writes start aligned");
+                assert!(bytes.len() % align == 0, "DMA writes are whole blocks");
+                let mut buffer = rkyv::util::AlignedVec::<4096>::with_capacity(bytes.len());
+                buffer.extend_from_slice(bytes);
+                let fd = file.as_raw_fd();
+                // `file` is borrowed across the await, so `fd` stays open until
+                // the blocking work is done.
+                blocking(move || pwrite_all_then_fdatasync(fd, &buffer, offset)).await
+            }
+        }
+    }
+
     /// fdatasync.
     pub async fn fdatasync(&self) -> io::Result<()> {
         match self {
@@ -400,6 +430,57 @@ impl File {
             File::Real(file) => file.close().await.map_err(from_glommio),
         }
     }
+}
+
+/// How [`File::write_then_fdatasync`] failed.
+#[derive(Debug)]
+pub enum SyncedWrite {
+    /// The write (out of space, or fail-stop).
+    Written(io::Error),
+    /// The fdatasync: always fail-stop.
+    Synced(io::Error),
+}
+
+fn pwrite_all_then_fdatasync(
+    fd: std::os::unix::io::RawFd,
+    bytes: &[u8],
+    offset: u64,
+) -> Result<(), SyncedWrite> {
+    let mut done = 0usize;
+    while done < bytes.len() {
+        let rest = &bytes[done..];
+        // SAFETY: `rest` is a live, initialized buffer of `rest.len()` bytes and
+        // `fd` is an open file descriptor owned by the caller for the call.
+        let written = unsafe {
+            libc::pwrite(
+                fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                (offset + done as u64) as libc::off_t,
+            )
+        };
+        match written {
+            n if n > 0 => done += n as usize,
+            0 => {
+                return Err(SyncedWrite::Written(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    format!("short write: {done} of {} bytes", bytes.len()),
+                )))
+            }
+            _ => {
+                let error = io::Error::last_os_error();
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(SyncedWrite::Written(error));
+            }
+        }
+    }
+    // SAFETY: fdatasync takes an open descriptor and touches no memory of ours.
+    if unsafe { libc::fdatasync(fd) } != 0 {
+        return Err(SyncedWrite::Synced(io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// `<dir>/corekeeper`: where corekeeper keeps its files inside `dataDir` or `dataLogDir`.

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use glommio::task::JoinHandle;
 
-use super::{is_out_of_space, Disk, File, WriteSync};
+use super::{is_out_of_space, Disk, File, SyncedWrite, WriteSync};
 use crate::log::{Flush, FlushOutcome, FlushSync, SegmentName, SegmentOp};
 
 /// The spare segment's file name (not a segment name: recovery ignores it).
@@ -162,21 +162,43 @@ impl SegmentWriter {
             }
         };
         let started = Instant::now();
-        file.write_at(&flush.bytes, flush.offset)
-            .await
-            .map_err(Failure::from_write)?;
-        timing.write = started.elapsed();
-        let started = Instant::now();
-        match flush.sync {
-            FlushSync::None => {}
-            FlushSync::Data => file.fdatasync().await.map_err(Failure::Fatal)?,
-            FlushSync::DataAndDirectory => {
-                file.fdatasync().await.map_err(Failure::Fatal)?;
-                self.disk
-                    .sync_dir(&self.dir)
+        match (flush.sync, self.sync) {
+            (FlushSync::None, _) => {
+                file.write_at(&flush.bytes, flush.offset)
                     .await
-                    .map_err(Failure::Fatal)?;
+                    .map_err(Failure::from_write)?;
+                timing.write = started.elapsed();
+                return Ok(());
             }
+            (_, WriteSync::OnFdatasync) => {
+                file.write_at(&flush.bytes, flush.offset)
+                    .await
+                    .map_err(Failure::from_write)?;
+                timing.write = started.elapsed();
+                file.fdatasync().await.map_err(Failure::Fatal)?;
+            }
+            (_, WriteSync::BlockingFdatasync) => {
+                // One hand-off for the write and its fdatasync.
+                file.write_then_fdatasync(&flush.bytes, flush.offset)
+                    .await
+                    .map_err(|error| match error {
+                        SyncedWrite::Written(error) => Failure::from_write(error),
+                        SyncedWrite::Synced(error) => Failure::Fatal(error),
+                    })?;
+            }
+            (_, WriteSync::EveryWrite) => {
+                // An O_DSYNC write also reports sync errors: out of space is
+                // still out of space, anything else is a failed sync.
+                file.write_at(&flush.bytes, flush.offset)
+                    .await
+                    .map_err(Failure::from_write)?;
+            }
+        }
+        if flush.sync == FlushSync::DataAndDirectory {
+            self.disk
+                .sync_dir(&self.dir)
+                .await
+                .map_err(Failure::Fatal)?;
         }
         timing.sync = started.elapsed();
         Ok(())

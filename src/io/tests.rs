@@ -95,18 +95,13 @@ fn image(tree: &crate::tree::DataTree) -> Vec<(String, Bytes, crate::proto::Stat
         .collect()
 }
 
-async fn write_then_recover(disk: Disk, dir: PathBuf) {
+async fn write_then_recover(disk: Disk, dir: PathBuf, sync: WriteSync) {
     let recovered = recover(&disk, &dir, &dir, true).await.expect("fresh start");
     assert_eq!(recovered.last_zxid, Zxid::ZERO);
     let log_dir = data_subdir(&dir);
     // Small segments: several rolls.
     let mut commit = GroupCommit::new(config(16 << 10), Zxid::ZERO);
-    let mut writer = SegmentWriter::new(
-        disk.clone(),
-        log_dir.clone(),
-        16 << 10,
-        WriteSync::EveryWrite,
-    );
+    let mut writer = SegmentWriter::new(disk.clone(), log_dir.clone(), 16 << 10, sync);
     let durable = write_log(&mut commit, &mut writer, 1..=300, 7)
         .await
         .expect("written");
@@ -133,12 +128,7 @@ async fn write_then_recover(disk: Disk, dir: PathBuf) {
     .expect("snapshot written");
     assert!(written.bytes > 0);
     let mut commit = GroupCommit::new(config(16 << 10), Zxid(300));
-    let mut writer = SegmentWriter::new(
-        disk.clone(),
-        log_dir.clone(),
-        16 << 10,
-        WriteSync::EveryWrite,
-    );
+    let mut writer = SegmentWriter::new(disk.clone(), log_dir.clone(), 16 << 10, sync);
     write_log(&mut commit, &mut writer, 301..=320, 3)
         .await
         .expect("written");
@@ -154,16 +144,33 @@ async fn write_then_recover(disk: Disk, dir: PathBuf) {
 #[test]
 fn real_disk_log_and_snapshot_recover() {
     let dir = temp_dir("real");
-    run(write_then_recover(Disk::Real, dir.clone()));
+    run(write_then_recover(
+        Disk::Real,
+        dir.clone(),
+        WriteSync::BlockingFdatasync,
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    run(write_then_recover(
+        Disk::Real,
+        dir.clone(),
+        WriteSync::EveryWrite,
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn sim_disk_log_and_snapshot_recover() {
-    run(write_then_recover(
-        Disk::Sim(SimDisk::new()),
-        PathBuf::from("/sim/data"),
-    ));
+    for sync in [
+        WriteSync::OnFdatasync,
+        WriteSync::BlockingFdatasync,
+        WriteSync::EveryWrite,
+    ] {
+        run(write_then_recover(
+            Disk::Sim(SimDisk::new()),
+            PathBuf::from("/sim/data"),
+            sync,
+        ));
+    }
 }
 
 #[test]
