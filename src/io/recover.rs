@@ -89,8 +89,6 @@ pub async fn recover(
     let started = Instant::now();
     let snap_dir = data_subdir(data_dir);
     let log_dir = data_subdir(data_log_dir);
-    disk.create_dir_all(&snap_dir).await?;
-    disk.create_dir_all(&log_dir).await?;
     let snap_listing = listing(disk, data_dir).await?;
     let log_listing = listing(disk, data_log_dir).await?;
     let plan = plan_recovery(&snap_listing, &log_listing).map_err(|error| {
@@ -100,6 +98,9 @@ pub async fn recover(
         };
         StartupError::Recovery { dir, error }
     })?;
+    // Only now: a directory that is not ours is left as it was.
+    disk.create_dir_all(&snap_dir).await?;
+    disk.create_dir_all(&log_dir).await?;
     for leftover in &plan.leftovers {
         let path = data_dir.join(leftover);
         tracing::info!(file = %path.display(), "removing a snapshot left half-written by a crash");

@@ -348,3 +348,33 @@ fn purge_keeps_the_newest_snapshots_and_the_log_they_need() {
         );
     });
 }
+
+#[test]
+fn a_zookeeper_data_dir_is_named_and_left_untouched() {
+    let sim = SimDisk::new();
+    let disk = Disk::Sim(sim.clone());
+    let dir = PathBuf::from("/sim/zk");
+    sim.create_dir_all(&dir.join("version-2"));
+    sim.create(&dir.join("version-2/snapshot.100"), false)
+        .expect("made")
+        .write_at(b"ZKSN", 0)
+        .expect("written");
+    run(async {
+        let error = recover(&disk, &dir, &dir, true)
+            .await
+            .expect_err("not ours");
+        let message = error.to_string();
+        assert!(
+            message.contains("Apache ZooKeeper data directory"),
+            "{message}"
+        );
+        assert!(message.contains("/sim/zk"), "{message}");
+    });
+    let files: Vec<PathBuf> = sim.files().into_iter().map(|(path, _)| path).collect();
+    assert_eq!(files, [dir.join("version-2/snapshot.100")]);
+    assert!(disk_list_is_empty(&sim, &data_subdir(&dir)));
+}
+
+fn disk_list_is_empty(sim: &SimDisk, dir: &std::path::Path) -> bool {
+    sim.list(dir).is_empty()
+}
