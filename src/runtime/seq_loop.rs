@@ -35,6 +35,13 @@ use crate::types::Zxid;
 /// How long the log waits before writing a batch again after running out of space.
 const NO_SPACE_RETRY_MS: i64 = 1000;
 
+/// Shard batches waiting in the sequencer's inbox before it stops pulling
+/// from the rings (only while the log is backlogged).
+const INBOX_BATCHES_MAX: usize = crate::constants::RING_CAPACITY;
+
+/// How often a ring reader checks whether the inbox has room again.
+const INBOX_FULL_POLL: Duration = Duration::from_micros(200);
+
 /// How a snapshot went, as the background core reports it.
 #[derive(Debug)]
 pub enum SnapshotOutcome {
@@ -181,6 +188,11 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
             while let Some(batch) = rx.recv().await {
                 inbox.borrow_mut().push(batch);
                 inbox_bell.ring();
+                // Held back (the log is backlogged): stop pulling from the
+                // ring, so the shard feels it.
+                while inbox.borrow().len() >= INBOX_BATCHES_MAX {
+                    glommio::timer::sleep(INBOX_FULL_POLL).await;
+                }
             }
         })
         .detach();
@@ -285,7 +297,7 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
     }
 }
 
-/// The loop's own bookkeeping.
+/// The loop's own bookkeeping. Lives on the sequencer core.
 struct LoopState {
     flushing: bool,
     retry_at_ms: i64,
@@ -353,7 +365,12 @@ fn step(
             tracing::warn!("transaction log writing again: writes accepted");
         }
     }
-    let batches = std::mem::take(&mut *inbox.borrow_mut());
+    // While the open batch overflows, leave requests in the inbox until a
+    // flush makes room: prep stops, the shards' rings fill and push back.
+    let batches = match pipeline.backlogged() {
+        true => Vec::new(),
+        false => std::mem::take(&mut *inbox.borrow_mut()),
+    };
     let mut seq = seq.borrow_mut();
     for batch in batches {
         for request in batch {
