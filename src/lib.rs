@@ -22,12 +22,15 @@
 //! | [`log`]     | log and snapshot formats, group commit, recovery, retention    | yes  |
 //! | [`admin`]   | four-letter-word replies                                      | yes  |
 //! | [`config`]  | `zoo.cfg` parsing and validation                               | yes  |
+//! | [`io`]      | the only code that opens files: DMA segment writer, snapshots,  | no   |
+//! |             | recovery from disk, a simulated faulty disk for tests           |      |
 //! | [`runtime`] | executors, core roles, the sequencer and shard loops, clock    | no   |
 //! | [`net`]     | client sockets                                                 | no   |
 
 pub mod admin;
 pub mod config;
 pub mod constants;
+pub mod io;
 pub mod log;
 pub mod net;
 pub mod proto;

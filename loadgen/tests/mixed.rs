@@ -7,15 +7,57 @@ use corekeeper::config::Config;
 use corekeeper_loadgen::driver::{self, RunConfig};
 use corekeeper_loadgen::workload::{Workload, WorkloadKind};
 
-fn start_server() -> corekeeper::runtime::ServerHandle {
+/// An in-process server with its own data directory, removed when it stops.
+struct Server {
+    handle: Option<corekeeper::runtime::ServerHandle>,
+    data_dir: std::path::PathBuf,
+}
+
+impl Server {
+    fn addr(&self) -> std::net::SocketAddr {
+        self.handle.as_ref().expect("running").addr()
+    }
+
+    fn shutdown(mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown();
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn start_server() -> Server {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let data_dir = std::env::temp_dir().join(format!(
+        "corekeeper-loadgen-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&data_dir);
     let config = Config {
         client_port: 0,
         client_port_address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         max_client_cnxns: 0,
         cores: Some(2),
+        data_log_dir: data_dir.clone(),
+        data_dir: data_dir.clone(),
+        pre_alloc_size_kb: 1024,
         ..Config::default()
     };
-    corekeeper::runtime::start(config).expect("server starts")
+    let handle = corekeeper::runtime::start(config).expect("server starts");
+    Server {
+        handle: Some(handle),
+        data_dir,
+    }
 }
 
 fn run_config(addr: std::net::SocketAddr, kind: WorkloadKind, rate: Option<f64>) -> RunConfig {

@@ -9,7 +9,9 @@
 pub mod bell;
 pub mod clock;
 pub mod msg;
+pub mod pipeline;
 mod report;
+pub mod seq_loop;
 pub mod sequencer;
 pub mod shard;
 
@@ -34,16 +36,18 @@ pub use report::Reports;
 use self::bell::{bell, BellWaiter};
 use self::clock::Clock;
 use self::msg::{Commit, SeqRequest};
-use self::sequencer::Sequencer;
+use self::seq_loop::{run_background, run_sequencer, Failure, SequencerStart};
 use self::shard::Shard;
 use crate::config::Config;
 use crate::constants::RING_CAPACITY;
+use crate::io::{Disk, Recovered};
 use crate::net::{accept_loop, ShardRef};
 
 /// A running server: its address, and the means to stop it.
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    failure: Failure,
     joins: Vec<glommio::ExecutorJoinHandle<()>>,
 }
 
@@ -53,11 +57,22 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Blocks until the server stops (it runs until `shutdown` or a fatal error).
-    pub fn join(self) {
+    /// Blocks until the server stops (it runs until `shutdown` or a fatal
+    /// error); the error is the fail-stop reason, if that is why it stopped.
+    pub fn join(self) -> Result<(), String> {
         for join in self.joins {
             let _ = join.join();
         }
+        let failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.clone().map_or(Ok(()), Err)
+    }
+
+    /// The fail-stop reason, if the server stopped on a fatal error.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Stops every executor and waits for them.
@@ -78,8 +93,54 @@ fn layout(cores: usize) -> (usize, Vec<usize>) {
     }
 }
 
-/// Starts the server: binds the client port, spawns one executor per core.
+/// Starts the server on the machine's disk: recovers the data directories,
+/// binds the client port, spawns one executor per core.
 pub fn start(config: Config) -> std::io::Result<ServerHandle> {
+    start_on(config, Disk::Real)
+}
+
+/// Runs startup recovery on an executor of its own (file I/O needs one) and
+/// logs what it found.
+fn recover(config: &Config, disk: &Disk) -> std::io::Result<Recovered> {
+    let disk = disk.clone();
+    let data_dir = config.data_dir.clone();
+    let data_log_dir = config.data_log_dir.clone();
+    let extended = config.extended_types_enabled;
+    let recovered = LocalExecutorBuilder::new(Placement::Unbound)
+        .name("ck-recovery")
+        .spawn(move || async move {
+            crate::io::recover(&disk, &data_dir, &data_log_dir, extended).await
+        })?
+        .join()
+        .map_err(|_| std::io::Error::other("recovery panicked"))?
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    if recovered.zookeeper_files_ignored > 0 {
+        tracing::warn!(
+            files = recovered.zookeeper_files_ignored,
+            "Apache ZooKeeper files in version-2/ beside corekeeper's are ignored"
+        );
+    }
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        data_log_dir = %config.data_log_dir.display(),
+        snapshot = ?recovered.snapshot.map(|s| s.to_string()),
+        segments = recovered.segments_read,
+        replayed = recovered.replayed,
+        zxid = %recovered.last_zxid,
+        nodes = recovered.tree.nodes_len(),
+        sessions = recovered.sessions.len(),
+        duration_ms = recovered.duration.as_millis() as u64,
+        "recovered from disk"
+    );
+    Ok(recovered)
+}
+
+/// Like [`start`], with files on `disk` (a simulated disk in tests).
+pub fn start_on(mut config: Config, disk: Disk) -> std::io::Result<ServerHandle> {
+    // io_uring opens paths relative to nothing: every file path is absolute.
+    config.data_dir = std::path::absolute(&config.data_dir)?;
+    config.data_log_dir = std::path::absolute(&config.data_log_dir)?;
+    let Recovered { tree, sessions, .. } = recover(&config, &disk)?;
     let config = Arc::new(config);
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (executors, shard_cores) = layout(config.cores.unwrap_or(available).min(available.max(1)));
@@ -88,7 +149,6 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let (addr, placeholder) = reserve_port(SocketAddr::new(ip, config.client_port))?;
     let reports = Arc::new(Reports::new(config.clone(), shard_cores.len()));
-    let tree = crate::tree::DataTree::with_extended_types(config.extended_types_enabled);
 
     let mut to_seq_rx: Vec<SharedReceiver<Vec<SeqRequest>>> = Vec::new();
     let mut to_seq_tx: Vec<Option<SharedSender<Vec<SeqRequest>>>> = Vec::new();
@@ -102,10 +162,42 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
         to_shard_tx.push(tx);
         to_shard_rx.push(Some(rx));
     }
-    let mut sequencer_io = Some((to_seq_rx, to_shard_tx));
     let clock = Clock::new();
     let stop = Arc::new(AtomicBool::new(false));
+    let failure: Failure = Arc::default();
+    let (snapshot_jobs, jobs_rx) = shared_channel::new_bounded(1);
+    let (outcomes_tx, snapshot_outcomes) = shared_channel::new_bounded(1);
+    let mut sequencer_io = Some(SequencerStart {
+        config: config.clone(),
+        tree: tree.clone(),
+        sessions,
+        disk: disk.clone(),
+        from_shards: to_seq_rx,
+        to_shards: to_shard_tx,
+        snapshot_jobs,
+        snapshot_outcomes,
+        stop: stop.clone(),
+        failure: failure.clone(),
+        seed: clock.wall_ms() as u64 ^ u64::from(std::process::id()),
+    });
     let mut joins = Vec::new();
+    {
+        let config = config.clone();
+        let disk = disk.clone();
+        let stop = stop.clone();
+        let join = LocalExecutorBuilder::new(Placement::Unbound)
+            .name("ck-background")
+            .spawn(move || async move {
+                let work = run_background(config, disk, jobs_rx, outcomes_tx);
+                let stopped = async {
+                    while !stop.load(Ordering::Acquire) {
+                        glommio::timer::sleep(STOP_POLL).await;
+                    }
+                };
+                future::or(work, stopped).await;
+            })?;
+        joins.push(join);
+    }
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
 
     for core in 0..executors {
@@ -157,7 +249,12 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
         }
     }
     drop(placeholder);
-    Ok(ServerHandle { addr, stop, joins })
+    Ok(ServerHandle {
+        addr,
+        stop,
+        failure,
+        joins,
+    })
 }
 
 /// Binds (without listening) to learn the port when 0 was asked for; the
@@ -178,10 +275,6 @@ fn reserve_port(addr: SocketAddr) -> std::io::Result<(SocketAddr, socket2::Socke
     Ok((bound, socket))
 }
 
-type SequencerIo = (
-    Vec<SharedReceiver<Vec<SeqRequest>>>,
-    Vec<SharedSender<Commit>>,
-);
 type ShardIo = (usize, SharedSender<Vec<SeqRequest>>, SharedReceiver<Commit>);
 
 #[allow(clippy::too_many_arguments)]
@@ -192,7 +285,7 @@ async fn core_main(
     reports: Arc<Reports>,
     clock: Clock,
     addr: SocketAddr,
-    seq_io: Option<SequencerIo>,
+    seq_io: Option<SequencerStart>,
     shard_io: Option<ShardIo>,
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
 ) {
@@ -202,16 +295,8 @@ async fn core_main(
         shard = shard_io.is_some(),
         "core starting"
     );
-    let sequencer = seq_io.map(|(rx, tx)| {
-        glommio::spawn_local(run_sequencer(
-            config.clone(),
-            tree.clone(),
-            reports.clone(),
-            clock,
-            rx,
-            tx,
-        ))
-    });
+    let sequencer =
+        seq_io.map(|start| glommio::spawn_local(run_sequencer(start, reports.clone(), clock)));
     if let Some((index, tx, rx)) = shard_io {
         let listener = match glommio::net::TcpListener::bind(addr) {
             Ok(listener) => listener,
@@ -321,89 +406,6 @@ async fn shard_ticks(shard: ShardRef, reports: Arc<Reports>, outbox_bell: bell::
         if since_report >= Duration::from_secs(1) {
             since_report = Duration::ZERO;
             reports.publish_shard(&state, 0);
-        }
-    }
-}
-
-async fn run_sequencer(
-    config: Arc<Config>,
-    tree: crate::tree::DataTree,
-    reports: Arc<Reports>,
-    clock: Clock,
-    from_shards: Vec<SharedReceiver<Vec<SeqRequest>>>,
-    to_shards: Vec<SharedSender<Commit>>,
-) {
-    let sequencer = Rc::new(RefCell::new(Sequencer::new(
-        config.clone(),
-        tree,
-        to_shards.len(),
-        clock.now_ms(),
-        clock.wall_ms(),
-    )));
-    let inbox: Rc<RefCell<Vec<Vec<SeqRequest>>>> = Rc::new(RefCell::new(Vec::new()));
-    let (inbox_bell, inbox_waiter) = bell();
-    for rx in from_shards {
-        let inbox = inbox.clone();
-        let inbox_bell = inbox_bell.clone();
-        glommio::spawn_local(async move {
-            let rx = rx.connect().await;
-            while let Some(batch) = rx.recv().await {
-                inbox.borrow_mut().push(batch);
-                inbox_bell.ring();
-            }
-        })
-        .detach();
-    }
-    let mut to_shards_connected = Vec::new();
-    for tx in to_shards {
-        to_shards_connected.push(tx.connect().await);
-    }
-    {
-        let tick = Duration::from_millis(u64::from(config.tick_time_ms / 2).max(10));
-        let inbox_bell = inbox_bell.clone();
-        glommio::spawn_local(async move {
-            loop {
-                glommio::timer::sleep(tick).await;
-                inbox_bell.ring();
-            }
-        })
-        .detach();
-    }
-    tracing::info!("sequencer ready");
-    let mut last_tick_ms = clock.now_ms();
-    let mut last_report_ms = -1000;
-    let tick_ms = i64::from(config.tick_time_ms / 2).max(10);
-    while inbox_waiter.wait().await {
-        let batches = std::mem::take(&mut *inbox.borrow_mut());
-        let commits = {
-            let mut seq = sequencer.borrow_mut();
-            let now_ms = clock.now_ms();
-            let wall_ms = clock.wall_ms();
-            for batch in batches {
-                for request in batch {
-                    seq.handle(request, now_ms, wall_ms);
-                }
-            }
-            if now_ms - last_tick_ms >= tick_ms {
-                last_tick_ms = now_ms;
-                seq.tick(now_ms, wall_ms);
-            }
-            let report_round = seq.take_report_round();
-            if let Some(round) = report_round {
-                reports.publish_sequencer(&seq, round);
-            } else if now_ms - last_report_ms >= 1000 {
-                last_report_ms = now_ms;
-                reports.publish_sequencer(&seq, 0);
-            }
-            seq.publish(report_round)
-        };
-        if let Some(commits) = commits {
-            for (tx, commit) in to_shards_connected.iter().zip(commits) {
-                if tx.send(commit).await.is_err() {
-                    tracing::error!("shard ring closed");
-                    return;
-                }
-            }
         }
     }
 }

@@ -10,9 +10,10 @@ use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::admin::{self, ConnectionInfo, FourLetterWord, ServerSnapshot};
+use crate::admin::{self, ConnectionInfo, FourLetterWord, MetricValue, ServerSnapshot};
 use crate::config::Config;
 use crate::proto::OpCode;
+use crate::runtime::pipeline::{LogCounters, SYNC_HISTOGRAM_BUCKETS};
 use crate::runtime::sequencer::Sequencer;
 use crate::runtime::shard::{Phase, Shard};
 
@@ -42,6 +43,7 @@ struct SequencerReport {
     global_sessions: u64,
     sessions_by_expiry: Vec<(i64, Vec<i64>)>,
     ephemerals_by_session: Vec<(i64, Vec<String>)>,
+    log: LogCounters,
 }
 
 /// Summaries from every core, plus the per-IP connection counts.
@@ -170,7 +172,7 @@ impl Reports {
     }
 
     /// Publishes the sequencer's summary for report round `round` (0 = periodic).
-    pub fn publish_sequencer(&self, seq: &Sequencer, round: u64) {
+    pub fn publish_sequencer(&self, seq: &Sequencer, log: &LogCounters, round: u64) {
         let previous_round = self.sequencer.lock().expect("not poisoned").round;
         let tree = seq.tree();
         let mut ephemerals_by_session: Vec<(i64, Vec<String>)> = tree
@@ -197,6 +199,7 @@ impl Reports {
                 .map(|(at, ids)| (at, ids.into_iter().map(|id| id.0).collect()))
                 .collect(),
             ephemerals_by_session,
+            log: *log,
         };
         *self.sequencer.lock().expect("not poisoned") = report;
     }
@@ -225,6 +228,7 @@ impl Reports {
             uptime_ms: self.started.elapsed().as_millis() as u64,
             max_fds: max_fds(),
             open_fds: open_fds(),
+            extra_metrics: log_metrics(&seq.log),
             ..ServerSnapshot::default()
         };
         let (mut min, mut max, mut sum, mut count) = (i64::MAX, 0, 0, 0u64);
@@ -249,6 +253,45 @@ impl Reports {
         }
         snap
     }
+}
+
+/// The transaction log's metrics, after ZooKeeper's own (`fsynctime_*`, in
+/// ms) and corekeeper's (`ck_*`: txns and bytes per fsync, the fsync latency
+/// histogram in µs buckets, snapshots).
+fn log_metrics(log: &LogCounters) -> Vec<(String, MetricValue)> {
+    let int = |v: u64| MetricValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let per_flush = |v: u64| match log.flushes {
+        0 => MetricValue::Double(0.0),
+        n => MetricValue::Double(v as f64 / n as f64),
+    };
+    let mut metrics = vec![
+        ("fsynctime_cnt".to_owned(), int(log.flushes)),
+        ("fsynctime_sum".to_owned(), int(log.sync_us_sum / 1000)),
+        ("fsynctime_max".to_owned(), int(log.sync_us_max / 1000)),
+        ("ck_log_fsyncs".to_owned(), int(log.flushes)),
+        ("ck_log_fsync_us_sum".to_owned(), int(log.sync_us_sum)),
+        ("ck_log_fsync_us_max".to_owned(), int(log.sync_us_max)),
+        ("ck_log_txns".to_owned(), int(log.txns)),
+        ("ck_log_bytes".to_owned(), int(log.bytes)),
+        ("ck_log_txns_per_fsync".to_owned(), per_flush(log.txns)),
+        ("ck_log_bytes_per_fsync".to_owned(), per_flush(log.bytes)),
+        ("ck_log_out_of_space".to_owned(), int(log.no_space)),
+        ("ck_snapshots".to_owned(), int(log.snapshots)),
+        (
+            "ck_snapshot_last_bytes".to_owned(),
+            int(log.snapshot_last_bytes),
+        ),
+        ("ck_snapshot_last_ms".to_owned(), int(log.snapshot_last_ms)),
+    ];
+    for (bucket, count) in log.sync_us_histogram.iter().enumerate() {
+        let name = if bucket + 1 == SYNC_HISTOGRAM_BUCKETS {
+            "ck_log_fsync_us_le_inf".to_owned()
+        } else {
+            format!("ck_log_fsync_us_le_{}", 16u64 << bucket)
+        };
+        metrics.push((name, int(*count)));
+    }
+    metrics
 }
 
 fn open_fds() -> u64 {

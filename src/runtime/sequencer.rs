@@ -2,34 +2,34 @@
 //!
 //! Lives on the sequencer core for the life of the process. It owns the newest
 //! tree, the session table and the zxid counter; it turns each batch of shard
-//! requests into txns (prep), applies them, and publishes one [`Commit`] per
-//! shard per batch: the new tree version, the batch's watch events, and the
-//! replies for that shard's connections. Expiry and the container/TTL reaper run
-//! on its ticks.
+//! requests into txns (prep), applies them to its newest tree (speculatively:
+//! the txns are not durable yet) and cuts the batch's output into a
+//! [`Publication`]: the tree version at the batch end, the batch's watch
+//! events, the replies for each shard's connections and the txn records for the
+//! log. The [`super::pipeline::Pipeline`] holds each publication until the log
+//! is durable up to it. Expiry and the container/TTL reaper run on its ticks.
+//!
+//! While the log cannot write (out of disk space), new writes and new sessions
+//! are refused at once ([`Sequencer::handle_refusing`]) instead of waiting.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::msg::{Commit, ConnRef, Connected, SeqRequest, WriteOutcome, WriteReply};
+use super::msg::{ConnRef, Connected, SeqRequest, WriteOutcome, WriteReply};
+use super::pipeline::{Publication, ShardOut};
 use crate::config::Config;
+use crate::log::SessionTimeouts;
 use crate::proto::jute::Reader;
 use crate::proto::request::PathOnly;
+use crate::proto::ErrorCode;
 use crate::proto::{OpCode, Request};
 use crate::session::{session_password, SessionTable};
 use crate::tree::ephemeral::EphemeralType;
 use crate::tree::{DataTree, TreeEvent};
 use crate::txn::{apply, prep, OpResult, PrepContext, Txn, TxnOp, TxnRecord};
 use crate::types::{SessionId, Xid, Zxid};
-
-/// Per-shard output of one batch, before publication.
-#[derive(Default)]
-struct ShardOut {
-    connected: Vec<Connected>,
-    replies: Vec<WriteReply>,
-    close: Vec<u64>,
-}
 
 /// Counters the four-letter words report.
 #[derive(Clone, Copy, Debug, Default)]
@@ -52,6 +52,10 @@ pub struct Sequencer {
     zxid: Zxid,
     shards: usize,
     out: Vec<ShardOut>,
+    /// Output that waits for nothing in the log (refusals while it cannot write).
+    unlogged: Vec<ShardOut>,
+    records: Vec<TxnRecord>,
+    session_changes: Vec<(SessionId, Option<u32>)>,
     events: Vec<(Zxid, TreeEvent)>,
     scratch_events: Vec<TreeEvent>,
     dirty: bool,
@@ -63,22 +67,29 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// A sequencer over an empty tree.
+    /// A sequencer resuming from recovered state: `tree` after the txn
+    /// `last_zxid`, and the sessions live then (each gets a full timeout from
+    /// `now_ms`, as ZooKeeper's session tracker does on load).
     pub fn new(
         config: Arc<Config>,
         tree: DataTree,
+        sessions: &SessionTimeouts,
         shards: usize,
         now_ms: i64,
         wall_ms: i64,
     ) -> Sequencer {
-        let sessions = SessionTable::new(config.tick_time_ms, config.server_id, wall_ms);
+        let mut table = SessionTable::new(config.tick_time_ms, config.server_id, wall_ms);
+        table.restore(sessions.iter().map(|(id, t)| (*id, *t)), now_ms);
         Sequencer {
+            zxid: Zxid(tree.last_zxid()),
             tree,
-            sessions,
+            sessions: table,
             owners: HashMap::new(),
-            zxid: Zxid::ZERO,
             shards,
             out: (0..shards).map(|_| ShardOut::default()).collect(),
+            unlogged: (0..shards).map(|_| ShardOut::default()).collect(),
+            records: Vec::new(),
+            session_changes: Vec::new(),
             events: Vec::new(),
             scratch_events: Vec::new(),
             dirty: false,
@@ -282,9 +293,17 @@ impl Sequencer {
         }
     }
 
-    /// Assigns the next zxid, applies the txn and records its events.
+    /// Assigns the next zxid, applies the txn and records its events; its
+    /// record goes to the log with the batch's publication.
     fn commit_txn(&mut self, session: SessionId, cxid: Xid, op: TxnOp, wall_ms: i64) -> OpResult {
         self.zxid = self.zxid.next();
+        match &op {
+            TxnOp::CreateSession { timeout_ms } => {
+                self.session_changes.push((session, Some(*timeout_ms)));
+            }
+            TxnOp::CloseSession => self.session_changes.push((session, None)),
+            _ => {}
+        }
         let txn = Txn {
             zxid: self.zxid,
             time_ms: wall_ms,
@@ -300,6 +319,7 @@ impl Sequencer {
         let zxid = self.zxid;
         self.events
             .extend(self.scratch_events.drain(..).map(|e| (zxid, e)));
+        self.records.push(record);
         self.counters.txns += 1;
         self.dirty = true;
         result
@@ -379,9 +399,9 @@ impl Sequencer {
         Some(self.report_round)
     }
 
-    /// Takes what the handled requests produced: one commit per shard, or None if
-    /// nothing happened since the last publication.
-    pub fn publish(&mut self, report_round: Option<u64>) -> Option<Vec<Commit>> {
+    /// Cuts what the handled requests produced into a publication, or None if
+    /// nothing happened since the last one.
+    pub fn publish(&mut self, report_round: Option<u64>) -> Option<Publication> {
         let any_output = self
             .out
             .iter()
@@ -390,22 +410,85 @@ impl Sequencer {
             return None;
         }
         self.dirty = false;
-        let tree = Arc::new(self.tree.clone());
-        let events: Arc<[(Zxid, TreeEvent)]> = self.events.drain(..).collect();
-        let commits = self
-            .out
-            .iter_mut()
-            .map(|out| Commit {
-                tree: tree.clone(),
-                events: events.clone(),
-                connected: std::mem::take(&mut out.connected),
-                replies: std::mem::take(&mut out.replies),
-                close: std::mem::take(&mut out.close),
-                report_round,
-            })
-            .collect();
         debug_assert_eq!(self.out.len(), self.shards);
-        Some(commits)
+        let outs = self.out.iter_mut().map(std::mem::take).collect();
+        Some(Publication {
+            last_zxid: self.zxid,
+            tree: Arc::new(self.tree.clone()),
+            events: std::mem::take(&mut self.events),
+            outs,
+            report_round,
+            session_changes: std::mem::take(&mut self.session_changes),
+            records: std::mem::take(&mut self.records),
+        })
+    }
+
+    /// Handles one request while the log cannot write (out of disk space):
+    /// new sessions are turned away (the connection closes without an answer,
+    /// so the client retries), writes and syncs fail with `SYSTEMERROR` without
+    /// becoming txns. A refusal leaves at once unless an earlier answer to the
+    /// same connection still waits for the log (`unreleased`), behind which it
+    /// queues to keep the session's order.
+    pub fn handle_refusing(
+        &mut self,
+        request: SeqRequest,
+        now_ms: i64,
+        wall_ms: i64,
+        published_zxid: Zxid,
+        unreleased: impl Fn(ConnRef) -> bool,
+    ) {
+        match request {
+            SeqRequest::Connect {
+                conn, session_id, ..
+            } if session_id.0 == 0 => {
+                self.unlogged[conn.shard].connected.push(Connected {
+                    conn: conn.conn,
+                    session: SessionId(0),
+                    timeout_ms: 0,
+                    password: [0; 16],
+                    zxid_ahead: true,
+                });
+            }
+            request @ SeqRequest::Connect { .. } => {
+                // A reattach writes nothing: answer it now.
+                let out = std::mem::take(&mut self.out);
+                self.out = std::mem::replace(&mut self.unlogged, out);
+                self.handle(request, now_ms, wall_ms);
+                let unlogged = std::mem::take(&mut self.out);
+                self.out = std::mem::replace(&mut self.unlogged, unlogged);
+            }
+            SeqRequest::Write {
+                conn, session, xid, ..
+            } => {
+                self.sessions.touch(session, now_ms);
+                let reply = WriteReply {
+                    conn: conn.conn,
+                    xid,
+                    zxid: self.zxid,
+                    outcome: WriteOutcome::Txn(OpResult::Error(ErrorCode::SystemError)),
+                };
+                let queued = unreleased(conn)
+                    || self.out[conn.shard]
+                        .replies
+                        .iter()
+                        .any(|r| r.conn == conn.conn);
+                if queued {
+                    self.out[conn.shard].replies.push(reply);
+                } else {
+                    // Only a durable zxid may reach a client without waiting.
+                    self.unlogged[conn.shard].replies.push(WriteReply {
+                        zxid: published_zxid,
+                        ..reply
+                    });
+                }
+            }
+            other => self.handle(other, now_ms, wall_ms),
+        }
+    }
+
+    /// Output that waits for nothing in the log, one per shard.
+    pub fn take_unlogged(&mut self) -> Vec<ShardOut> {
+        self.unlogged.iter_mut().map(std::mem::take).collect()
     }
 }
 

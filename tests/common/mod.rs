@@ -22,6 +22,18 @@ pub struct TestServer {
     /// `host:port` to give clients.
     pub addr: String,
     handle: Option<ServerHandle>,
+    /// Its own data directory, removed when the server stops.
+    data_dir: Option<std::path::PathBuf>,
+}
+
+/// A fresh data directory under the system temp dir, unique to this process and call.
+pub fn temp_data_dir(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("corekeeper-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 impl TestServer {
@@ -33,7 +45,11 @@ impl TestServer {
     /// Like `start`, after letting the test adjust the configuration.
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         if let Ok(addr) = std::env::var("COREKEEPER_TEST_TARGET") {
-            return TestServer { addr, handle: None };
+            return TestServer {
+                addr,
+                handle: None,
+                data_dir: None,
+            };
         }
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -51,11 +67,15 @@ impl TestServer {
             cores: Some(2),
             ..Config::default()
         };
+        let data_dir = temp_data_dir("test");
+        config.data_dir = data_dir.clone();
+        config.data_log_dir = data_dir.clone();
         adjust(&mut config);
         let handle = corekeeper::runtime::start(config).expect("server starts");
         TestServer {
             addr: handle.addr().to_string(),
             handle: Some(handle),
+            data_dir: Some(data_dir),
         }
     }
 
@@ -69,6 +89,9 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
             handle.shutdown();
+        }
+        if let Some(dir) = self.data_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

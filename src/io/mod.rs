@@ -1,0 +1,378 @@
+//! The only code that opens files. Everything the durability layer does to a
+//! disk goes through [`Disk`] and [`File`]: glommio DMA files on io_uring for
+//! the real disk, or [`SimDisk`], an in-memory disk that fails on request
+//! (fsync errors, out of space at a byte budget) for tests.
+//!
+//! Each executor that touches files holds its own [`Disk`] value (it is `Send`
+//! and cheap to clone); a [`File`] stays on the core that opened it.
+//!
+//! * [`segment`]: [`SegmentWriter`], which carries out the `log::Flush` batches
+//!   of the group-commit policy: create and preallocate a segment, one aligned
+//!   write, fdatasync, directory fsync.
+//! * [`recover`]: startup recovery over `dataDir`/`dataLogDir`: list, plan, read
+//!   the newest snapshot and the log after it, cut torn tails, replay.
+//! * [`snapshot`]: writing a snapshot (temp name, fdatasync, rename, directory
+//!   fsync) and purging old files.
+//!
+//! # The contract with `log`
+//!
+//! The pure `log` module decides what to write and where; this module writes
+//! exactly that. A batch is written in one piece at its offset (both multiples
+//! of 4096, so O_DIRECT can take them as they are), and only then synced; the
+//! next batch is handed out only after `flush_done`. A short write or ENOSPC /
+//! EDQUOT from a write or a preallocation is "out of space" (the same batch is
+//! written again later); any other error, and any fsync error, is fail-stop.
+
+pub mod recover;
+pub mod segment;
+mod sim;
+pub mod snapshot;
+
+use std::io;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use glommio::io::{DmaFile, OpenOptions};
+
+pub use recover::{recover, Recovered, StartupError};
+pub use segment::SegmentWriter;
+pub use sim::{SimDisk, SimFaults};
+pub use snapshot::{purge, write_snapshot, SnapshotWritten};
+
+/// Bytes read from a file per read call while reading a whole file.
+const READ_CHUNK_BYTES: usize = 8 << 20;
+
+/// Where files live: the machine's disk, or a simulated one.
+#[derive(Clone, Debug, Default)]
+pub enum Disk {
+    /// The real file system, through glommio DMA files (io_uring, O_DIRECT).
+    #[default]
+    Real,
+    /// An in-memory disk for tests, with injected faults.
+    Sim(SimDisk),
+}
+
+/// An open file of a [`Disk`]. Lives on the core that opened it.
+pub enum File {
+    /// A glommio DMA file.
+    Real(DmaFile),
+    /// A file of a simulated disk.
+    Sim(sim::SimFile),
+}
+
+/// A whole file read into memory.
+pub struct FileBytes(Vec<u8>);
+
+impl Deref for FileBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Whether an error means the disk (or the quota) is full: the write can be
+/// tried again once space returns. Everything else is fail-stop.
+pub fn is_out_of_space(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Converts a glommio error into an `io::Error` that keeps the kind of the
+/// OS error (so [`is_out_of_space`] can see ENOSPC) and glommio's description
+/// (operation and path).
+fn from_glommio(error: glommio::GlommioError<()>) -> io::Error {
+    let kind = match error.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code).kind(),
+        None => return error.into(),
+    };
+    io::Error::new(kind, error.to_string())
+}
+
+/// An error about `path`, for messages a person can act on.
+fn at_path(error: io::Error, op: &str, path: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{op} {}: {error}", path.display()))
+}
+
+/// Runs blocking metadata work (listing, renaming, removing: what io_uring and
+/// glommio do not cover) on the executor's blocking thread pool.
+async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+    glommio::executor().spawn_blocking(work).await
+}
+
+impl Disk {
+    /// Creates `dir` and its parents; fsyncs the parent of each directory made
+    /// so the new names are durable.
+    pub async fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        match self {
+            Disk::Sim(sim) => {
+                sim.create_dir_all(dir);
+                Ok(())
+            }
+            Disk::Real => {
+                let mut missing = Vec::new();
+                let mut at = Some(dir);
+                while let Some(path) = at {
+                    if path.as_os_str().is_empty() || path.is_dir() {
+                        break;
+                    }
+                    missing.push(path.to_path_buf());
+                    at = path.parent();
+                }
+                for path in missing.into_iter().rev() {
+                    let made = path.clone();
+                    blocking(move || std::fs::create_dir(&made))
+                        .await
+                        .or_else(|e| match e.kind() {
+                            io::ErrorKind::AlreadyExists => Ok(()),
+                            _ => Err(e),
+                        })
+                        .map_err(|e| at_path(e, "cannot create directory", &path))?;
+                    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        self.sync_dir(parent).await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The regular files directly in `dir`, with their sizes; empty if `dir`
+    /// does not exist.
+    pub async fn list(&self, dir: &Path) -> io::Result<Vec<(String, u64)>> {
+        match self {
+            Disk::Sim(sim) => Ok(sim.list(dir)),
+            Disk::Real => {
+                let owned = dir.to_path_buf();
+                blocking(move || list_dir(&owned))
+                    .await
+                    .map_err(|e| at_path(e, "cannot list", dir))
+            }
+        }
+    }
+
+    /// Reads a whole file.
+    pub async fn read_all(&self, path: &Path) -> io::Result<FileBytes> {
+        match self {
+            Disk::Sim(sim) => sim.read(path).map(FileBytes),
+            Disk::Real => read_real(path)
+                .await
+                .map(FileBytes)
+                .map_err(|e| at_path(e, "cannot read", path)),
+        }
+    }
+
+    /// Reads at most `len` bytes from the start of a file.
+    pub async fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
+        match self {
+            Disk::Sim(sim) => sim.read(path).map(|mut bytes| {
+                bytes.truncate(len);
+                bytes
+            }),
+            Disk::Real => {
+                let file = DmaFile::open(path).await.map_err(from_glommio)?;
+                let read = file.read_at(0, len).await.map_err(from_glommio);
+                let _ = file.close().await;
+                Ok(read?.to_vec())
+            }
+        }
+    }
+
+    /// Creates (or truncates) a file for writing.
+    pub async fn create(&self, path: &Path) -> io::Result<File> {
+        match self {
+            Disk::Sim(sim) => sim.create(path).map(File::Sim),
+            Disk::Real => OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .dma_open(path)
+                .await
+                .map(File::Real)
+                .map_err(from_glommio),
+        }
+    }
+
+    /// Opens an existing file for writing (to cut a torn tail).
+    pub async fn open_write(&self, path: &Path) -> io::Result<File> {
+        match self {
+            Disk::Sim(sim) => sim.open(path).map(File::Sim),
+            Disk::Real => OpenOptions::new()
+                .write(true)
+                .dma_open(path)
+                .await
+                .map(File::Real)
+                .map_err(from_glommio),
+        }
+    }
+
+    /// Renames a file (within one directory); the caller syncs the directory.
+    pub async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match self {
+            Disk::Sim(sim) => sim.rename(from, to),
+            Disk::Real => {
+                let (a, b) = (from.to_path_buf(), to.to_path_buf());
+                blocking(move || std::fs::rename(a, b))
+                    .await
+                    .map_err(|e| at_path(e, "cannot rename", from))
+            }
+        }
+    }
+
+    /// Removes a file; the caller syncs the directory.
+    pub async fn remove(&self, path: &Path) -> io::Result<()> {
+        match self {
+            Disk::Sim(sim) => sim.remove(path),
+            Disk::Real => {
+                let owned = path.to_path_buf();
+                blocking(move || std::fs::remove_file(owned))
+                    .await
+                    .map_err(|e| at_path(e, "cannot remove", path))
+            }
+        }
+    }
+
+    /// Makes the names in `dir` durable (fsync of the directory).
+    pub async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        match self {
+            Disk::Sim(sim) => sim.sync(dir),
+            Disk::Real => {
+                let directory = glommio::io::Directory::open(dir)
+                    .await
+                    .map_err(from_glommio)?;
+                let synced = directory.sync().await.map_err(from_glommio);
+                let _ = directory.close().await;
+                synced.map_err(|e| at_path(e, "cannot fsync directory", dir))
+            }
+        }
+    }
+}
+
+fn list_dir(dir: &Path) -> io::Result<Vec<(String, u64)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        if let Some(name) = entry.file_name().to_str() {
+            files.push((name.to_owned(), meta.len()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+async fn read_real(path: &Path) -> io::Result<Vec<u8>> {
+    let file = DmaFile::open(path).await.map_err(from_glommio)?;
+    let result = async {
+        let size = file.file_size().await.map_err(from_glommio)?;
+        let size = usize::try_from(size).map_err(io::Error::other)?;
+        let mut bytes = Vec::with_capacity(size);
+        while bytes.len() < size {
+            let want = (size - bytes.len()).min(READ_CHUNK_BYTES);
+            let read = file
+                .read_at_aligned(bytes.len() as u64, want.next_multiple_of(4096))
+                .await
+                .map_err(from_glommio)?;
+            if read.is_empty() {
+                break;
+            }
+            let take = read.len().min(size - bytes.len());
+            bytes.extend_from_slice(&read[..take]);
+        }
+        Ok(bytes)
+    }
+    .await;
+    let _ = file.close().await;
+    result
+}
+
+impl File {
+    /// The alignment writes need (offset and length), in bytes.
+    pub fn alignment(&self) -> u64 {
+        match self {
+            File::Real(file) => file.alignment(),
+            File::Sim(_) => 512,
+        }
+    }
+
+    /// Reserves `len` bytes of disk for the file (its size becomes `len`; the
+    /// new bytes read as zeros). File systems without `fallocate` are fine.
+    pub async fn pre_allocate(&self, len: u64) -> io::Result<()> {
+        match self {
+            File::Sim(file) => file.pre_allocate(len),
+            File::Real(file) => match file.pre_allocate(len, false).await.map_err(from_glommio) {
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
+                other => other,
+            },
+        }
+    }
+
+    /// Writes all of `bytes` at `offset` (both multiples of [`File::alignment`]).
+    /// A short write is reported as out of space.
+    pub async fn write_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        match self {
+            File::Sim(file) => file.write_at(bytes, offset),
+            File::Real(file) => {
+                let align = file.alignment();
+                assert!(offset % align == 0, "DMA writes start aligned");
+                assert!(
+                    bytes.len() as u64 % align == 0,
+                    "DMA writes are whole blocks"
+                );
+                let mut buffer = file.alloc_dma_buffer(bytes.len());
+                buffer.as_bytes_mut().copy_from_slice(bytes);
+                let written = file.write_at(buffer, offset).await.map_err(from_glommio)?;
+                if written < bytes.len() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::StorageFull,
+                        format!("short write: {written} of {} bytes", bytes.len()),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// fdatasync.
+    pub async fn fdatasync(&self) -> io::Result<()> {
+        match self {
+            File::Sim(file) => file.sync(),
+            File::Real(file) => file.fdatasync().await.map_err(from_glommio),
+        }
+    }
+
+    /// Cuts the file to `len` bytes.
+    pub async fn truncate(&self, len: u64) -> io::Result<()> {
+        match self {
+            File::Sim(file) => file.truncate(len),
+            File::Real(file) => file.truncate(len).await.map_err(from_glommio),
+        }
+    }
+
+    /// Closes the file.
+    pub async fn close(self) -> io::Result<()> {
+        match self {
+            File::Sim(_) => Ok(()),
+            File::Real(file) => file.close().await.map_err(from_glommio),
+        }
+    }
+}
+
+/// `<dir>/corekeeper`: where corekeeper keeps its files inside `dataDir` or `dataLogDir`.
+pub fn data_subdir(dir: &Path) -> PathBuf {
+    dir.join(crate::log::DATA_SUBDIR)
+}
+
+#[cfg(test)]
+mod tests;

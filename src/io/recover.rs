@@ -1,0 +1,234 @@
+//! Startup recovery, the disk half: list `dataDir` and `dataLogDir`, let
+//! [`plan_recovery`] choose the files, read the newest snapshot and the log
+//! segments after it, cut torn tails, remove empty segments, replay.
+//!
+//! Runs once, before any core serves, on a short-lived executor of its own.
+//! Every failure is a [`StartupError`] that names the file (and the offset,
+//! where there is one) and says what to do.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{data_subdir, Disk};
+use crate::log::{
+    check_snapshot_name, decode_records, decode_snapshot, plan_recovery, replay, DirEntry,
+    LogChain, RecoveryError, Repair, SegmentName, SessionTimeouts, SnapshotError, SnapshotName,
+};
+use crate::tree::DataTree;
+use crate::types::Zxid;
+
+/// What recovery rebuilt.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The tree after the last durable txn.
+    pub tree: DataTree,
+    /// The sessions live after it.
+    pub sessions: SessionTimeouts,
+    /// The last durable txn's zxid (0 for an empty data directory).
+    pub last_zxid: Zxid,
+    /// The snapshot recovery started from.
+    pub snapshot: Option<SnapshotName>,
+    /// Log segments read.
+    pub segments_read: usize,
+    /// Txns replayed from the log.
+    pub replayed: u64,
+    /// Segments whose torn tail was cut, and where.
+    pub truncated: Vec<(SegmentName, u64)>,
+    /// Segments removed because they held no record.
+    pub removed: Vec<SegmentName>,
+    /// Apache ZooKeeper files found beside ours and left alone.
+    pub zookeeper_files_ignored: usize,
+    /// Time taken.
+    pub duration: Duration,
+}
+
+/// Why the server cannot start from its data directories.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A file or directory could not be read or repaired.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The files do not form a history this server can recover.
+    #[error("cannot recover from {dir}: {error}")]
+    Recovery {
+        /// The directory holding the file named in `error`.
+        dir: PathBuf,
+        /// What is wrong.
+        error: RecoveryError,
+    },
+    /// The newest snapshot is unusable.
+    #[error(
+        "snapshot {path} is unusable: {error}. Snapshots are renamed into place only when \
+         complete, so the file was damaged afterwards; restore it from a backup, or move it \
+         aside to recover from the previous snapshot and the log"
+    )]
+    Snapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What is wrong (offsets are from the start of the file).
+        error: SnapshotError,
+    },
+}
+
+/// Recovers the newest durable state from `data_dir` (snapshots) and
+/// `data_log_dir` (log segments), repairing torn tails on disk, and creates
+/// the directories if this is a fresh start.
+pub async fn recover(
+    disk: &Disk,
+    data_dir: &Path,
+    data_log_dir: &Path,
+    extended_types_enabled: bool,
+) -> Result<Recovered, StartupError> {
+    let started = Instant::now();
+    let snap_dir = data_subdir(data_dir);
+    let log_dir = data_subdir(data_log_dir);
+    disk.create_dir_all(&snap_dir).await?;
+    disk.create_dir_all(&log_dir).await?;
+    let snap_listing = listing(disk, data_dir).await?;
+    let log_listing = listing(disk, data_log_dir).await?;
+    let plan = plan_recovery(&snap_listing, &log_listing).map_err(|error| {
+        let dir = match &error {
+            RecoveryError::ZooKeeperDataDir { .. } => data_dir.to_path_buf(),
+            _ => snap_dir.clone(),
+        };
+        StartupError::Recovery { dir, error }
+    })?;
+    for leftover in &plan.leftovers {
+        let path = data_dir.join(leftover);
+        tracing::info!(file = %path.display(), "removing a snapshot left half-written by a crash");
+        disk.remove(&path).await?;
+    }
+    if !plan.leftovers.is_empty() {
+        disk.sync_dir(&snap_dir).await?;
+    }
+
+    let (mut tree, mut sessions) = match plan.snapshot {
+        Some(name) => read_snapshot(disk, &snap_dir, name, extended_types_enabled).await?,
+        None => (
+            DataTree::with_extended_types(extended_types_enabled),
+            SessionTimeouts::new(),
+        ),
+    };
+    let mut chain = LogChain::new(plan.snapshot_zxid());
+    let mut recovered = Recovered {
+        tree: DataTree::new(),
+        sessions: SessionTimeouts::new(),
+        last_zxid: Zxid::ZERO,
+        snapshot: plan.snapshot,
+        segments_read: 0,
+        replayed: 0,
+        truncated: Vec::new(),
+        removed: Vec::new(),
+        zookeeper_files_ignored: plan.zookeeper_files_ignored,
+        duration: Duration::ZERO,
+    };
+    for segment in &plan.segments {
+        let path = log_dir.join(segment.to_string());
+        let image = disk.read_all(&path).await?;
+        let scan = decode_records(&image);
+        drop(image);
+        let verdict = chain
+            .check(*segment, &scan)
+            .map_err(|error| StartupError::Recovery {
+                dir: log_dir.clone(),
+                error,
+            })?;
+        recovered.replayed += replay(
+            &mut tree,
+            &mut sessions,
+            scan.records[verdict.replay_from..]
+                .iter()
+                .map(|r| &r.record),
+        );
+        recovered.segments_read += 1;
+        match verdict.repair {
+            Repair::Keep => {}
+            Repair::Truncate { offset } => {
+                tracing::warn!(
+                    file = %path.display(),
+                    offset,
+                    "cutting a torn write at the end of the log (never acknowledged)"
+                );
+                let file = disk.open_write(&path).await?;
+                let cut = async {
+                    file.truncate(offset).await?;
+                    file.fdatasync().await
+                }
+                .await;
+                let _ = file.close().await;
+                cut.map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot cut {} at offset {offset}: {e}", path.display()),
+                    )
+                })?;
+                recovered.truncated.push((*segment, offset));
+            }
+            Repair::Remove => {
+                tracing::info!(file = %path.display(), "removing a log segment that holds no record");
+                disk.remove(&path).await?;
+                disk.sync_dir(&log_dir).await?;
+                recovered.removed.push(*segment);
+            }
+        }
+    }
+    let last_zxid = chain.last_zxid();
+    assert_eq!(
+        tree.last_zxid(),
+        last_zxid.0,
+        "the tree holds exactly the recovered history"
+    );
+    recovered.tree = tree;
+    recovered.sessions = sessions;
+    recovered.last_zxid = last_zxid;
+    recovered.duration = started.elapsed();
+    Ok(recovered)
+}
+
+async fn read_snapshot(
+    disk: &Disk,
+    snap_dir: &Path,
+    name: SnapshotName,
+    extended_types_enabled: bool,
+) -> Result<(DataTree, SessionTimeouts), StartupError> {
+    let path = snap_dir.join(name.to_string());
+    let bytes = disk.read_all(&path).await?;
+    let snapshot = decode_snapshot(&bytes, extended_types_enabled).map_err(|error| {
+        StartupError::Snapshot {
+            path: path.clone(),
+            error,
+        }
+    })?;
+    check_snapshot_name(name, snapshot.zxid).map_err(|error| StartupError::Recovery {
+        dir: snap_dir.to_path_buf(),
+        error,
+    })?;
+    Ok((snapshot.tree, snapshot.sessions))
+}
+
+/// The files of `dir/corekeeper` and `dir/version-2`, as `plan_recovery` takes them.
+async fn listing(disk: &Disk, dir: &Path) -> io::Result<Vec<DirEntry>> {
+    let mut entries = Vec::new();
+    for (name, size) in disk.list(&data_subdir(dir)).await? {
+        entries.push(DirEntry {
+            path: format!("{}/{name}", crate::log::DATA_SUBDIR),
+            size,
+            magic: None,
+        });
+    }
+    let zookeeper = dir.join(ZOOKEEPER_SUBDIR);
+    for (name, size) in disk.list(&zookeeper).await? {
+        let prefix = disk.read_prefix(&zookeeper.join(&name), 4).await?;
+        let magic = <[u8; 4]>::try_from(prefix.as_slice()).ok();
+        entries.push(DirEntry {
+            path: format!("{ZOOKEEPER_SUBDIR}/{name}"),
+            size,
+            magic,
+        });
+    }
+    Ok(entries)
+}
+
+/// Where Apache ZooKeeper keeps its files.
+const ZOOKEEPER_SUBDIR: &str = "version-2";

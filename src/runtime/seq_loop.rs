@@ -1,0 +1,469 @@
+//! The sequencer core's tasks: the sequencer loop, the log writer, and the
+//! link to the background core that writes snapshots.
+//!
+//! Everything here lives on the sequencer core except [`run_background`],
+//! which runs on its own unpinned executor. The loop owns the [`Sequencer`]
+//! and the [`Pipeline`]; one bell wakes it for shard requests, ticks, a
+//! finished flush and a finished snapshot. The writer task owns the
+//! [`SegmentWriter`] and writes one `Flush` at a time: while it is in flight
+//! the loop keeps preparing requests, whose records gather in the next batch.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
+
+use super::bell::{bell, Bell, BellWaiter};
+use super::clock::Clock;
+use super::msg::{Commit, SeqRequest};
+use super::pipeline::{Pipeline, Released, SnapshotJob};
+use super::sequencer::Sequencer;
+use super::Reports;
+use crate::config::Config;
+use crate::io::snapshot::SnapshotWriteError;
+use crate::io::{data_subdir, Disk, SegmentWriter};
+use crate::log::{
+    CommitConfig, Flush, FlushOutcome, FlushTicket, LogFailed, LogStatus, SessionTimeouts, SyncMode,
+};
+use crate::tree::DataTree;
+use crate::types::Zxid;
+
+/// How long the log waits before writing a batch again after running out of space.
+const NO_SPACE_RETRY_MS: i64 = 1000;
+
+/// How a snapshot went, as the background core reports it.
+#[derive(Debug)]
+pub enum SnapshotOutcome {
+    /// Written, synced and renamed into place.
+    Written {
+        /// Its zxid.
+        zxid: Zxid,
+        /// Its size.
+        bytes: u64,
+        /// How long it took, ms.
+        ms: u64,
+    },
+    /// Not written for lack of space; the next trigger tries again.
+    NoSpace,
+    /// Failed otherwise: fail-stop.
+    Failed(String),
+}
+
+/// Where a fatal error is recorded for [`super::ServerHandle::join`].
+pub type Failure = Arc<Mutex<Option<String>>>;
+
+/// What the sequencer core starts with.
+pub struct SequencerStart {
+    /// The server configuration.
+    pub config: Arc<Config>,
+    /// The recovered tree.
+    pub tree: DataTree,
+    /// The sessions live in it.
+    pub sessions: SessionTimeouts,
+    /// Where files live.
+    pub disk: Disk,
+    /// One ring from each shard.
+    pub from_shards: Vec<SharedReceiver<Vec<SeqRequest>>>,
+    /// One ring to each shard.
+    pub to_shards: Vec<SharedSender<Commit>>,
+    /// Snapshot jobs to the background core.
+    pub snapshot_jobs: SharedSender<SnapshotJob>,
+    /// Snapshot outcomes from it.
+    pub snapshot_outcomes: SharedReceiver<SnapshotOutcome>,
+    /// Set to stop every executor.
+    pub stop: Arc<AtomicBool>,
+    /// Where a fail-stop error goes.
+    pub failure: Failure,
+    /// Seeds the snapshot interval's randomness.
+    pub seed: u64,
+}
+
+/// The group-commit knobs from the configuration.
+pub fn commit_config(config: &Config) -> CommitConfig {
+    let pre_alloc_bytes = config.pre_alloc_size_kb.saturating_mul(1024).max(64 << 10);
+    CommitConfig {
+        sync: if config.force_sync {
+            SyncMode::Fdatasync
+        } else {
+            SyncMode::NoSync
+        },
+        segment_bytes_max: pre_alloc_bytes,
+        ..CommitConfig::default()
+    }
+}
+
+/// The flush handed to the writer task, and its outcome coming back.
+#[derive(Default)]
+struct WriterSlot {
+    to_write: Option<Flush>,
+    done: Option<FlushResult>,
+}
+
+struct FlushResult {
+    ticket: FlushTicket,
+    outcome: FlushOutcome,
+    bytes: usize,
+    txns: usize,
+    sync_us: u64,
+}
+
+async fn writer_task(
+    mut writer: SegmentWriter,
+    slot: Rc<RefCell<WriterSlot>>,
+    wake: BellWaiter,
+    sequencer_bell: Bell,
+) {
+    while wake.wait().await {
+        let Some(flush) = slot.borrow_mut().to_write.take() else {
+            continue;
+        };
+        let (outcome, timing) = writer.write(&flush).await;
+        slot.borrow_mut().done = Some(FlushResult {
+            ticket: flush.ticket,
+            outcome,
+            bytes: flush.bytes.len(),
+            txns: flush.txns,
+            sync_us: timing.sync.as_micros() as u64,
+        });
+        sequencer_bell.ring();
+    }
+    writer.close().await;
+}
+
+/// Runs the sequencer core's loop until the server stops or the log fails.
+pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: Clock) {
+    let SequencerStart {
+        config,
+        tree,
+        sessions,
+        disk,
+        from_shards,
+        to_shards,
+        snapshot_jobs,
+        snapshot_outcomes,
+        stop,
+        failure,
+        seed,
+    } = start;
+    let durable = Zxid(tree.last_zxid());
+    let published = Arc::new(tree.clone());
+    let seq = Rc::new(RefCell::new(Sequencer::new(
+        config.clone(),
+        tree,
+        &sessions,
+        to_shards.len(),
+        clock.now_ms(),
+        clock.wall_ms(),
+    )));
+    let snap_size_bytes = u64::try_from(config.snap_size_limit_kb.max(0))
+        .unwrap_or(0)
+        .saturating_mul(1024);
+    let mut pipeline = Pipeline::new(
+        commit_config(&config),
+        durable,
+        published,
+        sessions,
+        (config.snap_count, snap_size_bytes),
+        seed,
+        to_shards.len(),
+    );
+    let inbox: Rc<RefCell<Vec<Vec<SeqRequest>>>> = Rc::new(RefCell::new(Vec::new()));
+    let (inbox_bell, inbox_waiter) = bell();
+    for rx in from_shards {
+        let inbox = inbox.clone();
+        let inbox_bell = inbox_bell.clone();
+        glommio::spawn_local(async move {
+            let rx = rx.connect().await;
+            while let Some(batch) = rx.recv().await {
+                inbox.borrow_mut().push(batch);
+                inbox_bell.ring();
+            }
+        })
+        .detach();
+    }
+    let mut shards = Vec::new();
+    for tx in to_shards {
+        shards.push(tx.connect().await);
+    }
+    let slot = Rc::new(RefCell::new(WriterSlot::default()));
+    let (writer_bell, writer_waiter) = bell();
+    let writer = SegmentWriter::new(
+        disk,
+        data_subdir(&config.data_log_dir),
+        commit_config(&config).segment_bytes_max,
+    );
+    glommio::spawn_local(writer_task(
+        writer,
+        slot.clone(),
+        writer_waiter,
+        inbox_bell.clone(),
+    ))
+    .detach();
+    let snapshot_jobs = snapshot_jobs.connect().await;
+    let snapshot_done: Rc<RefCell<Vec<SnapshotOutcome>>> = Rc::new(RefCell::new(Vec::new()));
+    {
+        let done = snapshot_done.clone();
+        let inbox_bell = inbox_bell.clone();
+        glommio::spawn_local(async move {
+            let rx = snapshot_outcomes.connect().await;
+            while let Some(outcome) = rx.recv().await {
+                done.borrow_mut().push(outcome);
+                inbox_bell.ring();
+            }
+        })
+        .detach();
+    }
+    {
+        let tick = Duration::from_millis(u64::from(config.tick_time_ms / 2).max(10));
+        let inbox_bell = inbox_bell.clone();
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(tick).await;
+                inbox_bell.ring();
+            }
+        })
+        .detach();
+    }
+    tracing::info!(zxid = %durable, "sequencer ready");
+    let mut state = LoopState {
+        flushing: false,
+        retry_at_ms: 0,
+        last_tick_ms: clock.now_ms(),
+        last_report_ms: -1000,
+        tick_ms: i64::from(config.tick_time_ms / 2).max(10),
+        refusing_logged: false,
+    };
+    while inbox_waiter.wait().await {
+        let step = step(
+            &seq,
+            &mut pipeline,
+            &inbox,
+            &slot,
+            &snapshot_done,
+            &reports,
+            &clock,
+            &mut state,
+        );
+        let released = match step {
+            Ok(released) => released,
+            Err(failed) => {
+                fail_stop(&failure, &stop, failed.to_string());
+                return;
+            }
+        };
+        for released in released {
+            if send(&shards, released).await.is_err() {
+                tracing::error!("shard ring closed");
+                return;
+            }
+        }
+        if !state.flushing {
+            let now_ms = clock.now_ms();
+            let may_write = pipeline.status() == LogStatus::Ready || now_ms >= state.retry_at_ms;
+            if may_write {
+                if let Some(flush) = pipeline.begin_flush() {
+                    state.flushing = true;
+                    slot.borrow_mut().to_write = Some(flush);
+                    writer_bell.ring();
+                }
+            }
+        }
+        if let Some(job) = pipeline.take_snapshot_job() {
+            tracing::info!(zxid = %job.zxid, "taking a snapshot in the background");
+            if snapshot_jobs.try_send(job).is_err() {
+                tracing::warn!("snapshot core busy; skipping this snapshot");
+                pipeline.snapshot_finished(None);
+            }
+        }
+    }
+}
+
+/// The loop's own bookkeeping.
+struct LoopState {
+    flushing: bool,
+    retry_at_ms: i64,
+    last_tick_ms: i64,
+    last_report_ms: i64,
+    tick_ms: i64,
+    refusing_logged: bool,
+}
+
+/// One turn of the loop, with no await: a finished flush, finished
+/// snapshots, the shards' requests. Returns what may leave for the shards.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    seq: &Rc<RefCell<Sequencer>>,
+    pipeline: &mut Pipeline,
+    inbox: &Rc<RefCell<Vec<Vec<SeqRequest>>>>,
+    slot: &Rc<RefCell<WriterSlot>>,
+    snapshot_done: &Rc<RefCell<Vec<SnapshotOutcome>>>,
+    reports: &Reports,
+    clock: &Clock,
+    state: &mut LoopState,
+) -> Result<Vec<Released>, LogFailed> {
+    let mut released = Vec::new();
+    let now_ms = clock.now_ms();
+    let wall_ms = clock.wall_ms();
+    let done = slot.borrow_mut().done.take();
+    if let Some(done) = done {
+        state.flushing = false;
+        released.extend(pipeline.flush_done(
+            done.ticket,
+            done.outcome,
+            done.bytes,
+            done.txns,
+            done.sync_us,
+        )?);
+        if pipeline.status() == LogStatus::OutOfSpace {
+            state.retry_at_ms = now_ms + NO_SPACE_RETRY_MS;
+        }
+    }
+    for outcome in snapshot_done.borrow_mut().drain(..) {
+        match outcome {
+            SnapshotOutcome::Written { zxid, bytes, ms } => {
+                pipeline.snapshot_finished(Some((zxid, bytes, ms)))
+            }
+            SnapshotOutcome::NoSpace => pipeline.snapshot_finished(None),
+            SnapshotOutcome::Failed(reason) => {
+                return Err(LogFailed {
+                    durable: pipeline.durable_zxid(),
+                    reason,
+                })
+            }
+        }
+    }
+    let refusing = pipeline.status() != LogStatus::Ready;
+    if refusing != state.refusing_logged {
+        state.refusing_logged = refusing;
+        if refusing {
+            tracing::error!(
+                durable = %pipeline.durable_zxid(),
+                "transaction log out of disk space: new writes and sessions are refused \
+                 (SYSTEMERROR) and writes already taken wait; reads keep working. Free space \
+                 in dataLogDir: the log retries every second"
+            );
+        } else {
+            tracing::warn!("transaction log writing again: writes accepted");
+        }
+    }
+    let batches = std::mem::take(&mut *inbox.borrow_mut());
+    let mut seq = seq.borrow_mut();
+    for batch in batches {
+        for request in batch {
+            if refusing {
+                let published = Zxid(pipeline.published().last_zxid());
+                seq.handle_refusing(request, now_ms, wall_ms, published, |conn| {
+                    pipeline.has_unreleased(conn)
+                });
+            } else {
+                seq.handle(request, now_ms, wall_ms);
+            }
+        }
+    }
+    if !refusing && now_ms - state.last_tick_ms >= state.tick_ms {
+        state.last_tick_ms = now_ms;
+        seq.tick(now_ms, wall_ms);
+    }
+    let report_round = seq.take_report_round();
+    if let Some(round) = report_round {
+        reports.publish_sequencer(&seq, &pipeline.counters, round);
+    } else if now_ms - state.last_report_ms >= 1000 {
+        state.last_report_ms = now_ms;
+        reports.publish_sequencer(&seq, &pipeline.counters, 0);
+    }
+    let (logged_round, unlogged_round) = match refusing {
+        false => (report_round, None),
+        true => (None, report_round),
+    };
+    released.extend(pipeline.unlogged(seq.take_unlogged(), unlogged_round));
+    if let Some(publication) = seq.publish(logged_round) {
+        released.extend(pipeline.submit(publication));
+    }
+    Ok(released)
+}
+
+async fn send(shards: &[ConnectedSender<Commit>], released: Released) -> Result<(), ()> {
+    for (tx, commit) in shards.iter().zip(released.into_commits()) {
+        tx.send(commit).await.map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// Fail-stop: the log (or a snapshot) could not be written. Nothing more is
+/// answered; the server stops and the process exits non-zero.
+fn fail_stop(failure: &Failure, stop: &AtomicBool, reason: String) {
+    tracing::error!("{reason}");
+    let mut slot = failure.lock().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert(reason);
+    stop.store(true, Ordering::Release);
+}
+
+/// The background core: writes snapshots as the sequencer asks, and purges old
+/// files every `autopurge.purgeInterval` hours. Runs on its own executor.
+pub async fn run_background(
+    config: Arc<Config>,
+    disk: Disk,
+    jobs: SharedReceiver<SnapshotJob>,
+    outcomes: SharedSender<SnapshotOutcome>,
+) {
+    let jobs = jobs.connect().await;
+    let outcomes = outcomes.connect().await;
+    if config.autopurge_purge_interval_hours > 0 {
+        let config = config.clone();
+        let disk = disk.clone();
+        glommio::spawn_local(async move {
+            let period =
+                Duration::from_secs(3600 * u64::from(config.autopurge_purge_interval_hours));
+            loop {
+                glommio::timer::sleep(period).await;
+                autopurge(&config, &disk).await;
+            }
+        })
+        .detach();
+    }
+    let snap_dir: PathBuf = data_subdir(&config.data_dir);
+    while let Some(job) = jobs.recv().await {
+        let written =
+            crate::io::write_snapshot(&disk, &snap_dir, &job.tree, &job.sessions, job.zxid).await;
+        let outcome = match written {
+            Ok(written) => {
+                tracing::info!(
+                    file = %snap_dir.join(written.name.to_string()).display(),
+                    bytes = written.bytes,
+                    duration_ms = written.duration.as_millis() as u64,
+                    "snapshot written"
+                );
+                SnapshotOutcome::Written {
+                    zxid: job.zxid,
+                    bytes: written.bytes,
+                    ms: written.duration.as_millis() as u64,
+                }
+            }
+            Err(error @ SnapshotWriteError::NoSpace { .. }) => {
+                tracing::error!(%error, "snapshot not written: out of disk space; the log still holds every txn");
+                SnapshotOutcome::NoSpace
+            }
+            Err(error) => SnapshotOutcome::Failed(error.to_string()),
+        };
+        drop(job);
+        if outcomes.send(outcome).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn autopurge(config: &Config, disk: &Disk) {
+    let retain = config.autopurge_snap_retain_count.max(1) as usize;
+    match crate::io::purge(disk, &config.data_dir, &config.data_log_dir, retain).await {
+        Ok(purged) => tracing::info!(
+            snapshots = purged.snapshots.len(),
+            segments = purged.segments.len(),
+            "autopurge done"
+        ),
+        Err(error) => tracing::warn!(%error, "autopurge failed"),
+    }
+}
