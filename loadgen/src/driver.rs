@@ -36,12 +36,15 @@ use futures_lite::{future, AsyncBufReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::churn::Cycle;
 use crate::control::{Control, ControlError};
 use crate::expect::Invalid;
 use crate::fanout::FanoutClock;
 use crate::pacer::Pacer;
 use crate::report::{Report, RunParams};
-use crate::session::{ErrorKind, LoopModel, Phase, Session, SessionConfig, REPLY_BYTES_MAX};
+use crate::session::{
+    ErrorKind, LoopModel, Phase, Purpose, Session, SessionConfig, REPLY_BYTES_MAX,
+};
 use crate::stats::{Interval, Recorder, Stats, Window};
 use crate::workload::{End, OpKind, Roles, Step};
 
@@ -109,9 +112,6 @@ pub enum RunError {
     /// Sessions could not connect or set up; nothing was measured.
     #[error("set-up failed ({0}); the run was aborted and its znodes removed")]
     Setup(String),
-    /// The step asks for something this driver cannot do.
-    #[error("{0}")]
-    Unsupported(&'static str),
 }
 
 /// What a thread hands back.
@@ -143,9 +143,7 @@ struct Shared {
 pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result<Report, RunError> {
     let step = &config.step;
     assert!(!config.targets.is_empty() && step.sessions > 0 && step.depth > 0);
-    if step.roles == Roles::Churn {
-        return Err(RunError::Unsupported("session-churn is not implemented yet"));
-    }
+
     let threads = config.threads.clamp(1, step.sessions as usize);
     let root = format!(
         "/corekeeper-loadgen-{}-{}",
@@ -183,9 +181,12 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
             progress: tx.clone(),
             fanout: fanout.clone(),
         };
-        let join = LocalExecutorBuilder::new(Placement::Unbound)
-            .name(&format!("loadgen-{t}"))
-            .spawn(move || thread_main(ctx));
+        let builder = LocalExecutorBuilder::new(Placement::Unbound).name(&format!("loadgen-{t}"));
+        let join = if step.roles == Roles::Churn {
+            builder.spawn(move || churn_thread_main(ctx))
+        } else {
+            builder.spawn(move || thread_main(ctx))
+        };
         match join {
             Ok(join) => joins.push(join),
             Err(e) => {
@@ -802,6 +803,161 @@ async fn sleep_until(epoch: Instant, at_ns: u64) {
     if at_ns > now {
         glommio::timer::sleep(Duration::from_nanos(at_ns - now)).await;
     }
+}
+
+/// session-churn: every session of the thread is a worker running cycles
+/// (`churn::Cycle`) one after another until the window closes or its share of
+/// `--ops` is done; then one unmeasured cycle more checks that the last
+/// ephemeral went with its session.
+async fn churn_thread_main(ctx: ThreadCtx) -> ThreadResult {
+    let state = Rc::new(ThreadState {
+        epoch: ctx.shared.epoch,
+        recorder: RefCell::new(Recorder::new(1)),
+        phase_bell: bell().0,
+        open_loop: RefCell::new(None),
+        measuring: Cell::new(true),
+    });
+    ctx.shared.ready.wait();
+    ctx.shared.go.wait();
+    let start_ns = ctx.shared.start_ns.load(Ordering::Acquire);
+    sleep_until(state.epoch, start_ns).await;
+    let end = ctx.step.phases[0].end;
+    let window = match end {
+        End::Time { warmup, duration } => Window {
+            from_ns: start_ns + warmup.as_nanos() as u64,
+            to_ns: start_ns + (warmup + duration).as_nanos() as u64,
+        },
+        End::Ops(_) => Window {
+            from_ns: start_ns,
+            to_ns: u64::MAX,
+        },
+    };
+    state.recorder.borrow_mut().begin_phase(0, window);
+    let ticker = glommio::spawn_local(tick(state.clone(), ctx.progress.clone(), start_ns));
+    let value = bytes::Bytes::from(vec![b'x'; ctx.step.values.max as usize]);
+    let workers: Vec<_> = ctx
+        .sessions
+        .iter()
+        .map(|&worker| {
+            let addr = ctx.config.targets[worker as usize % ctx.config.targets.len()];
+            let job = ChurnJob {
+                worker,
+                addr,
+                root: ctx.root.clone(),
+                timeout_ms: ctx.config.session_timeout_ms,
+                value: value.clone(),
+                quota: end.quota(worker, ctx.step.sessions),
+                end_ns: window.to_ns,
+            };
+            glommio::spawn_local(churn_worker(job, state.clone()))
+        })
+        .collect();
+    for worker in workers {
+        worker.await;
+    }
+    state.measuring.set(false);
+    ticker.await;
+    let _ = ctx.progress.send(Msg::Measured);
+    let _ = ctx.progress.send(Msg::Finished);
+    let recorder = std::mem::replace(&mut *state.recorder.borrow_mut(), Recorder::new(0));
+    ThreadResult {
+        phases: recorder.phases.into_iter().map(|p| p.stats).collect(),
+        setup_errors: recorder.setup_errors,
+        teardown_errors: recorder.teardown_errors,
+    }
+}
+
+/// What one churn worker does.
+struct ChurnJob {
+    worker: u32,
+    addr: SocketAddr,
+    root: String,
+    timeout_ms: i32,
+    value: bytes::Bytes,
+    /// Cycles to run (`--ops`), or until `end_ns`.
+    quota: Option<u64>,
+    end_ns: u64,
+}
+
+async fn churn_worker(job: ChurnJob, state: Rc<ThreadState>) {
+    let mut n = 0u64;
+    loop {
+        let more = match job.quota {
+            Some(q) => n < q,
+            None => now_ns(state.epoch) < job.end_ns,
+        };
+        let purpose = if more {
+            Purpose::Measured
+        } else {
+            Purpose::Teardown
+        };
+        churn_cycle(&job, n, purpose, &state).await;
+        n += 1;
+        if !more {
+            return;
+        }
+    }
+}
+
+/// One cycle over a new connection; files every request's completion and the
+/// whole cycle's (`Session`).
+async fn churn_cycle(job: &ChurnJob, n: u64, purpose: Purpose, state: &ThreadState) {
+    let started_ns = now_ns(state.epoch);
+    let mut cycle = Cycle::new(job.worker, n, &job.root, job.timeout_ms, job.value.clone());
+    let mut out = BytesMut::new();
+    cycle.start(&mut out);
+    let mut sent_ns = started_ns;
+    let mut first_error = None;
+    let file = |op, sent_ns, outcome: Result<(), ErrorKind>, done_ns| {
+        let completion = crate::session::Completion {
+            op,
+            purpose,
+            phase: 0,
+            intended_ns: sent_ns,
+            sent_ns,
+            outcome,
+        };
+        state.recorder.borrow_mut().complete(&completion, done_ns);
+    };
+    if let Ok(stream) = TcpStream::connect(job.addr).await {
+        let _ = stream.set_nodelay(true);
+        let mut stream = stream.buffered();
+        let mut buf = BytesMut::new();
+        'io: while !cycle.done() {
+            if !out.is_empty() {
+                if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
+                    break;
+                }
+                out.clear();
+            }
+            let chunk = match stream.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => chunk,
+            };
+            buf.extend_from_slice(chunk);
+            let consumed = chunk.len();
+            stream.consume(consumed);
+            while let Ok(Some(frame)) = split_frame(&mut buf, REPLY_BYTES_MAX) {
+                let now = now_ns(state.epoch);
+                match cycle.on_frame(&frame, &mut out) {
+                    Ok(done) => {
+                        file(done.op, sent_ns, done.outcome, now);
+                        if let Err(e) = done.outcome {
+                            first_error.get_or_insert(e);
+                        }
+                        sent_ns = now;
+                    }
+                    Err(_) => break 'io,
+                }
+            }
+        }
+    }
+    let now = now_ns(state.epoch);
+    if !cycle.done() {
+        first_error.get_or_insert(ErrorKind::ConnectionLoss);
+    }
+    let outcome = first_error.map_or(Ok(()), Err);
+    file(OpKind::Session, started_ns, outcome, now);
 }
 
 /// Connects one session and runs its reader; spawns its writer.

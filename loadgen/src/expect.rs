@@ -33,6 +33,8 @@ pub enum Invalid {
     /// A notification nobody expected, of the wrong type, or for a write that
     /// did not ask for one; or one expected and never delivered.
     Notification,
+    /// session-churn: a closed session's ephemeral znode still exists.
+    Ephemeral,
     /// The reply body did not decode, or was of the wrong kind.
     Body,
 }
@@ -49,6 +51,7 @@ impl Invalid {
             Invalid::Children => "children",
             Invalid::MultiShape => "multi_shape",
             Invalid::Notification => "notification",
+            Invalid::Ephemeral => "ephemeral_survived",
             Invalid::Body => "body",
         }
     }

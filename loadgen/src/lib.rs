@@ -12,6 +12,7 @@
 //! * [`keys`]: each session's model of its own znodes; [`expect`]: what every
 //!   reply must say, decided when the request is sent, and the check;
 //! * [`fanout`]: watch-fanout's writer clock, shared by the watchers;
+//! * [`churn`]: session-churn's connect-check-create-close cycle;
 //! * [`session`]: one session's protocol state machine — handshake, pipelined
 //!   requests, FIFO reply matching, validation of every reply;
 //! * [`pacer`]: the open-loop arrival schedule;
@@ -23,6 +24,7 @@
 //! * [`control`]: the blocking side-session that creates and removes the run's root;
 //! * [`cli`]: the command line.
 
+pub mod churn;
 pub mod cli;
 pub mod compare;
 pub mod control;

@@ -168,7 +168,7 @@ fn sweeps_and_profiles_run_clean() {
 }
 
 #[test]
-fn watch_fanout_and_open_loop_run_clean() {
+fn fanout_open_loop_and_churn_run_clean() {
     let server = start_server();
     let addr = server.addr();
     let fanout = run(
@@ -198,6 +198,15 @@ fn watch_fanout_and_open_loop_run_clean() {
     );
     // 2,000/s for 1 s: the pacer is exact to the op.
     assert_eq!(open[0].all.ok, 2_000, "{}", open[0].table());
+    let churn = run(addr, WorkloadKind::SessionChurn, sessions(4));
+    let ops: Vec<&str> = churn[0].all.per_op.iter().map(|l| l.op.name()).collect();
+    assert_eq!(
+        ops,
+        ["createEphemeral", "exists", "session", "connect", "close"]
+    );
+    let cycles = churn[0].all.ok;
+    let creates = churn[0].all.per_op[0].ok;
+    assert!(cycles > 0 && creates >= cycles, "{}", churn[0].table());
     assert_nothing_left(addr);
     server.shutdown();
 }
