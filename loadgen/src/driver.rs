@@ -169,9 +169,7 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
     let (tx, rx) = mpsc::channel();
     let mut joins = Vec::new();
     for t in 0..threads {
-        let sessions: Vec<u32> = (0..step.sessions)
-            .filter(|i| *i as usize % threads == t)
-            .collect();
+        let sessions = thread_sessions(step, threads, t);
         let ctx = ThreadCtx {
             config: config.clone(),
             step: Arc::new(step.clone()),
@@ -288,6 +286,23 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
         intervals,
         warmup_seconds,
     ))
+}
+
+/// The sessions driver thread `t` of `threads` runs: round robin, except that
+/// watch-fanout's writer (session 0) gets a thread of its own when there are
+/// several, so that its pacer is not late behind the watchers' notifications.
+fn thread_sessions(step: &Step, threads: usize, t: usize) -> Vec<u32> {
+    let all = 0..step.sessions;
+    if step.roles == Roles::OneWriterManyWatchers && threads > 1 {
+        if t == 0 {
+            return vec![0];
+        }
+        return all
+            .skip(1)
+            .filter(|i| (*i as usize - 1) % (threads - 1) == t - 1)
+            .collect();
+    }
+    all.filter(|i| *i as usize % threads == t).collect()
 }
 
 /// watch-fanout: every watcher must have seen every write of the window; the

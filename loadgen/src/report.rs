@@ -356,17 +356,42 @@ impl Report {
                 .unwrap_or_default(),
             self.loadgen_cpu_cores,
         );
+        let multi = self.phases.len() > 1;
+        let width = if multi {
+            self.phases
+                .iter()
+                .flat_map(|p| {
+                    p.per_op
+                        .iter()
+                        .map(move |l| p.name.len() + 1 + l.op.name().len())
+                })
+                .max()
+                .unwrap_or(16)
+                .max(16)
+        } else {
+            16
+        };
         let _ = writeln!(
             t,
-            "{:<16} {:>10} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<width$} {:>10} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "op", "ok", "ops/s", "p50", "p90", "p99", "p99.9", "p99.99", "max"
         );
-        if self.phases.len() > 1 {
+        if multi {
             for phase in &self.phases {
-                table_phase(&mut t, phase, true);
+                table_phase(&mut t, phase, Some(&phase.name), width);
             }
+            let all = &self.all;
+            table_line(
+                &mut t,
+                "all",
+                all.ok_all,
+                all.duration_s,
+                &all.latency,
+                width,
+            );
+        } else {
+            table_phase(&mut t, &self.all, None, width);
         }
-        table_phase(&mut t, &self.all, self.phases.len() > 1);
         if s.rate.is_some() {
             let lag = &self.all.send_lag;
             let _ = writeln!(
@@ -439,42 +464,49 @@ impl Report {
     }
 }
 
-fn table_phase(t: &mut String, phase: &PhaseReport, named: bool) {
-    let prefix = |op: &str| {
-        if named {
-            format!("{}/{op}", phase.name)
-        } else {
-            op.to_owned()
-        }
+/// A phase's lines: one per operation kind, and their total when there are
+/// several (`prefix/op` when the step has several phases).
+fn table_phase(t: &mut String, phase: &PhaseReport, prefix: Option<&str>, width: usize) {
+    let name = |op: &str| match prefix {
+        Some(p) => format!("{p}/{op}"),
+        None => op.to_owned(),
     };
-    let mut lines: Vec<(String, u64, &Percentiles)> = phase
-        .per_op
-        .iter()
-        .map(|l| (prefix(l.op.name()), l.ok, &l.latency))
-        .collect();
-    if phase.per_op.len() != 1 && !(named && phase.name == "all") {
-        let all_name = if named {
-            format!("{}/all", phase.name)
-        } else {
-            "all".into()
-        };
-        lines.push((all_name, phase.ok_all, &phase.latency));
-    }
-    for (name, ok, p) in lines {
-        let _ = writeln!(
+    for l in &phase.per_op {
+        table_line(
             t,
-            "{:<16} {:>10} {:>11.0} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            name,
-            ok,
-            per_sec(ok, phase.duration_s),
-            fmt_us(p.p50_us),
-            fmt_us(p.p90_us),
-            fmt_us(p.p99_us),
-            fmt_us(p.p999_us),
-            fmt_us(p.p9999_us),
-            fmt_us(p.max_us),
+            &name(l.op.name()),
+            l.ok,
+            phase.duration_s,
+            &l.latency,
+            width,
         );
     }
+    if phase.per_op.len() > 1 {
+        table_line(
+            t,
+            &name("all"),
+            phase.ok_all,
+            phase.duration_s,
+            &phase.latency,
+            width,
+        );
+    }
+}
+
+fn table_line(t: &mut String, name: &str, ok: u64, seconds: f64, p: &Percentiles, width: usize) {
+    let _ = writeln!(
+        t,
+        "{:<width$} {:>10} {:>11.0} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        name,
+        ok,
+        per_sec(ok, seconds),
+        fmt_us(p.p50_us),
+        fmt_us(p.p90_us),
+        fmt_us(p.p99_us),
+        fmt_us(p.p999_us),
+        fmt_us(p.p9999_us),
+        fmt_us(p.max_us),
+    );
 }
 
 /// The results of a plan's steps together: one JSON object whose top-level
