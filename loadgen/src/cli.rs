@@ -225,6 +225,12 @@ pub struct OutputArgs {
     /// No live progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+
+    /// Write an HDR histogram interval log (one histogram per second, all
+    /// operations, ns) to this file; `<file>.<n>` for step n when a plan has
+    /// several steps (and `<file>.a<round>`/`.b<round>` prefixes in compare).
+    #[arg(long)]
+    pub hdr_log: Option<std::path::PathBuf>,
 }
 
 impl WorkloadArgs {

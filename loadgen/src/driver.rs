@@ -204,6 +204,7 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
 
     shared.ready.wait();
     let start_ns = now_ns(shared.epoch) + 1_000_000;
+    let started_at = std::time::SystemTime::now() + Duration::from_millis(1);
     shared.start_ns.store(start_ns, Ordering::Release);
     shared.go.wait();
     let first = &step.phases[0].end;
@@ -278,14 +279,16 @@ pub fn run(config: &RunConfig, on_progress: &mut dyn FnMut(&Progress)) -> Result
         threads,
     };
     let warmup_seconds = (warmup_until_ns - start_ns) / 1_000_000_000;
-    Ok(Report::new(
+    let mut report = Report::new(
         params,
         &results,
         &housekeeping,
         cpu_cores,
         intervals,
         warmup_seconds,
-    ))
+    );
+    report.started_at = started_at;
+    Ok(report)
 }
 
 /// The sessions driver thread `t` of `threads` runs: round robin, except that

@@ -33,6 +33,7 @@ pub mod expect;
 #[cfg(test)]
 mod fake;
 pub mod fanout;
+pub mod hdrlog;
 pub mod keys;
 pub mod null_server;
 pub mod pacer;

@@ -10,9 +10,9 @@ use corekeeper_loadgen::cli::{
 };
 use corekeeper_loadgen::compare::{self, Round};
 use corekeeper_loadgen::driver::{self, Progress, RunConfig};
-use corekeeper_loadgen::null_server;
 use corekeeper_loadgen::report::{self, fmt_us, Report};
 use corekeeper_loadgen::workload::Plan;
+use corekeeper_loadgen::{hdrlog, null_server};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -52,7 +52,7 @@ fn run(args: &RunArgs) -> ExitCode {
         Ok(x) => x,
         Err(message) => return fail(&message),
     };
-    let reports = match run_plan(&plan, &targets, &args.workload, &args.output) {
+    let reports = match run_plan(&plan, &targets, &args.workload, &args.output, "") {
         Ok(reports) => reports,
         Err(message) => return fail(&message),
     };
@@ -80,6 +80,7 @@ fn run_plan(
     targets: &[SocketAddr],
     w: &WorkloadArgs,
     output: &OutputArgs,
+    hdr_suffix: &str,
 ) -> Result<Vec<Report>, String> {
     let mut reports = Vec::new();
     for step in &plan.steps {
@@ -98,6 +99,21 @@ fn run_plan(
             }
         };
         let report = driver::run(&config, &mut progress).map_err(|e| format!("{label}: {e}"))?;
+        if let Some(path) = &output.hdr_log {
+            let mut path = path.clone().into_os_string();
+            if !hdr_suffix.is_empty() {
+                path.push(format!(".{hdr_suffix}"));
+            }
+            if plan.steps.len() > 1 {
+                path.push(format!(".{}", reports.len()));
+            }
+            let file =
+                std::fs::File::create(&path).map_err(|e| format!("--hdr-log {path:?}: {e}"))?;
+            let mut file = std::io::BufWriter::new(file);
+            hdrlog::write(&mut file, &report, report.started_at)
+                .and_then(|()| file.flush())
+                .map_err(|e| format!("--hdr-log {path:?}: {e}"))?;
+        }
         print!("{}", report.table());
         let _ = std::io::stdout().flush();
         reports.push(report);
@@ -121,7 +137,8 @@ fn compare(args: &CompareArgs) -> ExitCode {
                 "corekeeper-loadgen: round {round}/{}: {name} = {target}",
                 args.rounds
             );
-            run_plan(&plan, &[target], &args.workload, &args.output)
+            let suffix = format!("{}{round}", name.to_lowercase());
+            run_plan(&plan, &[target], &args.workload, &args.output, &suffix)
         };
         let result = one("A", a).and_then(|ra| {
             Ok(Round {

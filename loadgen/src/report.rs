@@ -218,6 +218,8 @@ pub struct Report {
     pub timeline: Vec<Second>,
     /// The per-second histograms behind `timeline` (for the HDR log).
     pub intervals: Vec<Interval>,
+    /// Wall-clock time of the run's second 0 (the driver sets it).
+    pub started_at: std::time::SystemTime,
 }
 
 fn named(errors: &BTreeMap<ErrorKind, u64>) -> BTreeMap<String, u64> {
@@ -267,6 +269,7 @@ impl Report {
             timeline,
             intervals,
             params,
+            started_at: std::time::SystemTime::UNIX_EPOCH,
         }
     }
 
