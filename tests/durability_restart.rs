@@ -113,7 +113,7 @@ async fn a_restart_keeps_data_sessions_ephemerals_and_watches() {
     assert!(metric("ck_log_fsyncs") >= 1.0);
     assert!(metric("ck_log_txns") >= 54.0, "{mntr}");
     assert!(metric("ck_log_txns_per_fsync") >= 1.0);
-    assert_eq!(metric("fsynctime_cnt"), metric("ck_log_fsyncs"));
+    assert_eq!(metric("cnt_fsynctime"), metric("ck_log_fsyncs"));
     let owner_id = owner.session_id();
     let session = owner.into_session(); // detached: no closeSession
 

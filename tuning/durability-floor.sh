@@ -5,7 +5,7 @@
 # disk as OUT_DIR; beside them the disk's own fdatasync latency
 # (tuning/fdatasync-probe.py). For each run: ops/s, latency percentiles, and
 # txns per fsync (from the servers' own counters: the zxid in `srvr` and
-# `fsynctime_cnt` in `mntr`, before and after the run).
+# `cnt_fsynctime` in `mntr`, before and after the run).
 #
 #   cargo build --release --bin corekeeper -p corekeeper-loadgen
 #   tuning/durability-floor.sh [OUT_DIR]
@@ -46,8 +46,8 @@ stop_server() {
 }
 trap stop_server EXIT
 word() { exec 3<>"/dev/tcp/127.0.0.1/$PORT" && printf '%s' "$1" >&3 && cat <&3; exec 3<&-; }
-zxid() { word srvr | awk '/^Zxid:/ {print strtonum($2)}'; }
-fsyncs() { word mntr | awk '$1 == "zk_fsynctime_cnt" {print $2}'; }
+zxid() { echo $(($(word srvr | awk '/^Zxid:/ {print $2}'))); }
+fsyncs() { word mntr | awk '$1 == "zk_cnt_fsynctime" {print $2}'; }
 
 start_server() { # name -> sets SERVER_PID, PORT
     local name=$1 dir=$OUT/$1

@@ -2,17 +2,37 @@
 //! [`crate::log::GroupCommit`] hands out, one at a time.
 //!
 //! Lives on the sequencer core, in the writer task. For each flush: on
-//! `SegmentOp::Create`, create the segment file and preallocate it
-//! (`preAllocSize`, or the batch if larger); write the batch in one piece at its
-//! offset; fdatasync; on a new segment, fsync the directory so its name is
-//! durable. The outcome goes back to `GroupCommit::flush_done`.
+//! `SegmentOp::Create`, put the next segment file in place; write the batch in
+//! one piece at its offset; fdatasync; on a new segment, fsync the directory so
+//! its name is durable. The outcome goes back to `GroupCommit::flush_done`.
+//!
+//! # Zero-filled segments
+//!
+//! A batch written into space that `fallocate` reserved but nobody wrote lands
+//! in an "unwritten" extent, and the fdatasync after it must also commit the
+//! file system's journal to mark the extent written: on ext4 that doubles the
+//! sync (~150 µs instead of ~80 µs here). So the writer keeps a *spare*
+//! segment, `log.next`, that a background task fills with zeros
+//! (`preAllocSize` of them) and syncs while the current segment is in use; a
+//! new segment is the spare renamed to its name, and its batches overwrite
+//! blocks that are already written. If the spare is not ready (it failed, or
+//! out of space), the segment is created and preallocated on the spot. Recovery
+//! ignores `log.next` (it is not a segment name).
 
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use glommio::task::JoinHandle;
+
 use super::{is_out_of_space, Disk, File};
 use crate::log::{Flush, FlushOutcome, FlushSync, SegmentName, SegmentOp};
+
+/// The spare segment's file name (not a segment name: recovery ignores it).
+pub const SPARE_NAME: &str = "log.next";
+
+/// Zeros written per write call while filling the spare.
+const ZERO_CHUNK_BYTES: usize = 1 << 20;
 
 /// What one flush cost, for the metrics.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,17 +49,42 @@ pub struct SegmentWriter {
     dir: PathBuf,
     pre_alloc_bytes: u64,
     current: Option<(SegmentName, File)>,
+    /// The spare segment being zero-filled (a task on this core).
+    spare: Option<JoinHandle<io::Result<File>>>,
 }
 
 impl SegmentWriter {
-    /// A writer for segments in `dir` (which must exist), preallocating each
-    /// new segment to `pre_alloc_bytes`.
+    /// A writer for segments in `dir` (which must exist), each new segment
+    /// `pre_alloc_bytes` of zeros. Starts filling the first spare at once, so
+    /// it must be made inside the executor that will use it.
     pub fn new(disk: Disk, dir: PathBuf, pre_alloc_bytes: u64) -> SegmentWriter {
-        SegmentWriter {
+        let mut writer = SegmentWriter {
             disk,
             dir,
             pre_alloc_bytes,
             current: None,
+            spare: None,
+        };
+        writer.start_spare();
+        writer
+    }
+
+    fn start_spare(&mut self) {
+        let disk = self.disk.clone();
+        let path = self.dir.join(SPARE_NAME);
+        let len = self.pre_alloc_bytes;
+        self.spare = Some(glommio::spawn_local(fill_spare(disk, path, len)).detach());
+    }
+
+    /// The spare, once it is ready; None if making it failed.
+    async fn take_spare(&mut self) -> Option<File> {
+        match self.spare.take()?.await {
+            Some(Ok(file)) => Some(file),
+            Some(Err(error)) => {
+                tracing::debug!(%error, "no zero-filled spare segment; preallocating instead");
+                None
+            }
+            None => None,
         }
     }
 
@@ -114,6 +159,19 @@ impl SegmentWriter {
             let _ = file.close().await;
         }
         let path = self.dir.join(flush.segment.to_string());
+        if let Some(spare) = self.take_spare().await {
+            match self.disk.rename(&self.dir.join(SPARE_NAME), &path).await {
+                Ok(()) => {
+                    self.current = Some((flush.segment, spare));
+                    self.start_spare();
+                    return Ok(());
+                }
+                Err(error) => {
+                    let _ = spare.close().await;
+                    tracing::warn!(%error, "cannot use the spare segment; preallocating instead");
+                }
+            }
+        }
         let file = self.disk.create(&path).await.map_err(Failure::from_write)?;
         let len = self.pre_alloc_bytes.max(flush.bytes.len() as u64);
         let len = len.next_multiple_of(file.alignment());
@@ -123,13 +181,43 @@ impl SegmentWriter {
             return Err(Failure::from_write(error));
         }
         self.current = Some((flush.segment, file));
+        self.start_spare();
         Ok(())
     }
 
-    /// Closes the open segment.
+    /// Closes the open segment and the spare.
     pub async fn close(&mut self) {
         if let Some((_, file)) = self.current.take() {
             let _ = file.close().await;
+        }
+        if let Some(spare) = self.take_spare().await {
+            let _ = spare.close().await;
+        }
+    }
+}
+
+/// Makes the spare: `len` bytes of zeros at `path`, synced. On failure the file
+/// is removed (it may have run the disk out of space).
+async fn fill_spare(disk: Disk, path: PathBuf, len: u64) -> io::Result<File> {
+    let file = disk.create(&path).await?;
+    let filled = async {
+        let len = len.next_multiple_of(file.alignment());
+        let zeros = vec![0u8; ZERO_CHUNK_BYTES];
+        let mut offset = 0u64;
+        while offset < len {
+            let chunk = (len - offset).min(ZERO_CHUNK_BYTES as u64) as usize;
+            file.write_at(&zeros[..chunk], offset).await?;
+            offset += chunk as u64;
+        }
+        file.fdatasync().await
+    }
+    .await;
+    match filled {
+        Ok(()) => Ok(file),
+        Err(error) => {
+            let _ = file.close().await;
+            let _ = disk.remove(&path).await;
+            Err(error)
         }
     }
 }

@@ -22,7 +22,11 @@ pub struct SimFaults {
 
 #[derive(Debug, Default)]
 struct State {
-    files: BTreeMap<PathBuf, Vec<u8>>,
+    /// File names to inodes: an open file follows its inode through renames,
+    /// as a file descriptor does.
+    names: BTreeMap<PathBuf, u64>,
+    files: BTreeMap<u64, Vec<u8>>,
+    next_inode: u64,
     dirs: BTreeSet<PathBuf>,
     faults: SimFaults,
     syncs: u64,
@@ -64,6 +68,7 @@ pub struct SimDisk {
 /// A file of a [`SimDisk`].
 pub struct SimFile {
     disk: SimDisk,
+    inode: u64,
     path: PathBuf,
 }
 
@@ -106,10 +111,11 @@ impl SimDisk {
 
     /// Every file, with its size.
     pub fn files(&self) -> Vec<(PathBuf, u64)> {
-        self.lock()
-            .files
+        let state = self.lock();
+        state
+            .names
             .iter()
-            .map(|(path, bytes)| (path.clone(), bytes.len() as u64))
+            .map(|(path, inode)| (path.clone(), state.files[inode].len() as u64))
             .collect()
     }
 
@@ -123,25 +129,25 @@ impl SimDisk {
     }
 
     pub(super) fn list(&self, dir: &Path) -> Vec<(String, u64)> {
-        self.lock()
-            .files
+        let state = self.lock();
+        state
+            .names
             .iter()
             .filter(|(path, _)| path.parent() == Some(dir))
-            .filter_map(|(path, bytes)| {
+            .filter_map(|(path, inode)| {
                 let name = path.file_name()?.to_str()?.to_owned();
-                Some((name, bytes.len() as u64))
+                Some((name, state.files[inode].len() as u64))
             })
             .collect()
     }
 
     pub(super) fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        self.lock()
-            .files
-            .get(path)
-            .cloned()
-            .ok_or_else(|| not_found(path))
+        let state = self.lock();
+        let inode = state.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(state.files[inode].clone())
     }
 
+    /// Creates `path`, or truncates it if it exists (O_CREAT | O_TRUNC).
     pub(super) fn create(&self, path: &Path) -> io::Result<SimFile> {
         let mut state = self.lock();
         if let Some(parent) = path.parent() {
@@ -149,36 +155,47 @@ impl SimDisk {
                 return Err(not_found(parent));
             }
         }
-        state.files.insert(path.to_path_buf(), Vec::new());
+        let inode = match state.names.get(path) {
+            Some(inode) => *inode,
+            None => {
+                state.next_inode += 1;
+                let inode = state.next_inode;
+                state.names.insert(path.to_path_buf(), inode);
+                inode
+            }
+        };
+        state.files.insert(inode, Vec::new());
         Ok(SimFile {
             disk: self.clone(),
+            inode,
             path: path.to_path_buf(),
         })
     }
 
     pub(super) fn open(&self, path: &Path) -> io::Result<SimFile> {
-        if !self.lock().files.contains_key(path) {
-            return Err(not_found(path));
-        }
+        let inode = *self.lock().names.get(path).ok_or_else(|| not_found(path))?;
         Ok(SimFile {
             disk: self.clone(),
+            inode,
             path: path.to_path_buf(),
         })
     }
 
     pub(super) fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut state = self.lock();
-        let bytes = state.files.remove(from).ok_or_else(|| not_found(from))?;
-        state.files.insert(to.to_path_buf(), bytes);
+        let inode = state.names.remove(from).ok_or_else(|| not_found(from))?;
+        if let Some(replaced) = state.names.insert(to.to_path_buf(), inode) {
+            state.files.remove(&replaced);
+        }
         Ok(())
     }
 
+    /// Unlinks `path`; its bytes go with it (an open handle then fails).
     pub(super) fn remove(&self, path: &Path) -> io::Result<()> {
-        self.lock()
-            .files
-            .remove(path)
-            .map(|_| ())
-            .ok_or_else(|| not_found(path))
+        let mut state = self.lock();
+        let inode = state.names.remove(path).ok_or_else(|| not_found(path))?;
+        state.files.remove(&inode);
+        Ok(())
     }
 
     pub(super) fn sync(&self, _dir: &Path) -> io::Result<()> {
@@ -187,12 +204,12 @@ impl SimDisk {
 }
 
 impl SimFile {
-    fn with<R>(&self, f: impl FnOnce(&mut State, &PathBuf) -> io::Result<R>) -> io::Result<R> {
+    fn with<R>(&self, f: impl FnOnce(&mut State, &u64) -> io::Result<R>) -> io::Result<R> {
         let mut state = self.disk.lock();
-        if !state.files.contains_key(&self.path) {
+        if !state.files.contains_key(&self.inode) {
             return Err(not_found(&self.path));
         }
-        f(&mut state, &self.path)
+        f(&mut state, &self.inode)
     }
 
     pub(super) fn pre_allocate(&self, len: u64) -> io::Result<()> {
