@@ -385,7 +385,12 @@ fn restart_of_1m_znodes() {
             written.bytes, written.duration
         );
         let mut commit = GroupCommit::new(CommitConfig::default(), Zxid(NODES));
-        let mut writer = corekeeper::io::SegmentWriter::new(disk.clone(), sub, 64 << 20);
+        let mut writer = corekeeper::io::SegmentWriter::new(
+            disk.clone(),
+            sub,
+            64 << 20,
+            corekeeper::io::WriteSync::EveryWrite,
+        );
         for i in 0..LOG_TXNS {
             let zxid = NODES + 1 + i;
             let path = format!("/bench/m{i:07}");

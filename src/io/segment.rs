@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use glommio::task::JoinHandle;
 
-use super::{is_out_of_space, Disk, File};
+use super::{is_out_of_space, Disk, File, WriteSync};
 use crate::log::{Flush, FlushOutcome, FlushSync, SegmentName, SegmentOp};
 
 /// The spare segment's file name (not a segment name: recovery ignores it).
@@ -51,19 +51,23 @@ pub struct SegmentWriter {
     current: Option<(SegmentName, File)>,
     /// The spare segment being zero-filled (a task on this core).
     spare: Option<JoinHandle<io::Result<File>>>,
+    /// How segment writes become durable (`forceSync=yes`: every write is
+    /// O_DSYNC, which takes the place of the fdatasync the flush asks for).
+    sync: WriteSync,
 }
 
 impl SegmentWriter {
     /// A writer for segments in `dir` (which must exist), each new segment
     /// `pre_alloc_bytes` of zeros. Starts filling the first spare at once, so
     /// it must be made inside the executor that will use it.
-    pub fn new(disk: Disk, dir: PathBuf, pre_alloc_bytes: u64) -> SegmentWriter {
+    pub fn new(disk: Disk, dir: PathBuf, pre_alloc_bytes: u64, sync: WriteSync) -> SegmentWriter {
         let mut writer = SegmentWriter {
             disk,
             dir,
             pre_alloc_bytes,
             current: None,
             spare: None,
+            sync,
         };
         writer.start_spare();
         writer
@@ -73,7 +77,8 @@ impl SegmentWriter {
         let disk = self.disk.clone();
         let path = self.dir.join(SPARE_NAME);
         let len = self.pre_alloc_bytes;
-        self.spare = Some(glommio::spawn_local(fill_spare(disk, path, len)).detach());
+        let sync = self.sync;
+        self.spare = Some(glommio::spawn_local(fill_spare(disk, path, len, sync)).detach());
     }
 
     /// The spare, once it is ready; None if making it failed.
@@ -172,7 +177,11 @@ impl SegmentWriter {
                 }
             }
         }
-        let file = self.disk.create(&path).await.map_err(Failure::from_write)?;
+        let file = self
+            .disk
+            .create_with(&path, self.sync)
+            .await
+            .map_err(Failure::from_write)?;
         let len = self.pre_alloc_bytes.max(flush.bytes.len() as u64);
         let len = len.next_multiple_of(file.alignment());
         if let Err(error) = file.pre_allocate(len).await {
@@ -196,9 +205,10 @@ impl SegmentWriter {
     }
 }
 
-/// Makes the spare: `len` bytes of zeros at `path`, synced. On failure the file
-/// is removed (it may have run the disk out of space).
-async fn fill_spare(disk: Disk, path: PathBuf, len: u64) -> io::Result<File> {
+/// Makes the spare: `len` bytes of zeros at `path`, synced, then opened again
+/// for the log's writes (`sync`). On failure the file is removed (it may have
+/// run the disk out of space).
+async fn fill_spare(disk: Disk, path: PathBuf, len: u64, sync: WriteSync) -> io::Result<File> {
     let file = disk.create(&path).await?;
     let filled = async {
         let len = len.next_multiple_of(file.alignment());
@@ -212,10 +222,19 @@ async fn fill_spare(disk: Disk, path: PathBuf, len: u64) -> io::Result<File> {
         file.fdatasync().await
     }
     .await;
-    match filled {
-        Ok(()) => Ok(file),
+    let reopened = match filled {
+        Ok(()) => {
+            let _ = file.close().await;
+            disk.open_write_with(&path, sync).await
+        }
         Err(error) => {
             let _ = file.close().await;
+            Err(error)
+        }
+    };
+    match reopened {
+        Ok(file) => Ok(file),
+        Err(error) => {
             let _ = disk.remove(&path).await;
             Err(error)
         }

@@ -70,6 +70,8 @@ pub struct SimFile {
     disk: SimDisk,
     inode: u64,
     path: PathBuf,
+    /// O_DSYNC: every write is also a sync (and fails like one).
+    dsync: bool,
 }
 
 fn not_found(path: &Path) -> io::Error {
@@ -148,7 +150,7 @@ impl SimDisk {
     }
 
     /// Creates `path`, or truncates it if it exists (O_CREAT | O_TRUNC).
-    pub(super) fn create(&self, path: &Path) -> io::Result<SimFile> {
+    pub(super) fn create(&self, path: &Path, dsync: bool) -> io::Result<SimFile> {
         let mut state = self.lock();
         if let Some(parent) = path.parent() {
             if !state.dirs.contains(parent) {
@@ -169,15 +171,17 @@ impl SimDisk {
             disk: self.clone(),
             inode,
             path: path.to_path_buf(),
+            dsync,
         })
     }
 
-    pub(super) fn open(&self, path: &Path) -> io::Result<SimFile> {
+    pub(super) fn open(&self, path: &Path, dsync: bool) -> io::Result<SimFile> {
         let inode = *self.lock().names.get(path).ok_or_else(|| not_found(path))?;
         Ok(SimFile {
             disk: self.clone(),
             inode,
             path: path.to_path_buf(),
+            dsync,
         })
     }
 
@@ -228,6 +232,7 @@ impl SimFile {
     }
 
     pub(super) fn write_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        let dsync = self.dsync;
         self.with(|state, path| {
             let current = state.files[path].len() as u64;
             let end = offset + bytes.len() as u64;
@@ -247,6 +252,9 @@ impl SimFile {
             file[offset..offset + fits].copy_from_slice(&bytes[..fits]);
             if fits < bytes.len() {
                 return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            if dsync {
+                state.sync()?;
             }
             Ok(())
         })

@@ -101,7 +101,12 @@ async fn write_then_recover(disk: Disk, dir: PathBuf) {
     let log_dir = data_subdir(&dir);
     // Small segments: several rolls.
     let mut commit = GroupCommit::new(config(16 << 10), Zxid::ZERO);
-    let mut writer = SegmentWriter::new(disk.clone(), log_dir.clone(), 16 << 10);
+    let mut writer = SegmentWriter::new(
+        disk.clone(),
+        log_dir.clone(),
+        16 << 10,
+        WriteSync::EveryWrite,
+    );
     let durable = write_log(&mut commit, &mut writer, 1..=300, 7)
         .await
         .expect("written");
@@ -128,7 +133,12 @@ async fn write_then_recover(disk: Disk, dir: PathBuf) {
     .expect("snapshot written");
     assert!(written.bytes > 0);
     let mut commit = GroupCommit::new(config(16 << 10), Zxid(300));
-    let mut writer = SegmentWriter::new(disk.clone(), log_dir.clone(), 16 << 10);
+    let mut writer = SegmentWriter::new(
+        disk.clone(),
+        log_dir.clone(),
+        16 << 10,
+        WriteSync::EveryWrite,
+    );
     write_log(&mut commit, &mut writer, 301..=320, 3)
         .await
         .expect("written");
@@ -164,7 +174,12 @@ fn real_disk_torn_tail_is_cut_at_startup() {
         recover(&disk, &dir, &dir, true).await.expect("fresh");
         let log_dir = data_subdir(&dir);
         let mut commit = GroupCommit::new(config(1 << 20), Zxid::ZERO);
-        let mut writer = SegmentWriter::new(disk.clone(), log_dir.clone(), 1 << 20);
+        let mut writer = SegmentWriter::new(
+            disk.clone(),
+            log_dir.clone(),
+            1 << 20,
+            WriteSync::OnFdatasync,
+        );
         write_log(&mut commit, &mut writer, 1..=10, 5)
             .await
             .expect("written");
@@ -206,7 +221,12 @@ fn out_of_space_waits_and_retries_the_same_batch() {
         recover(&disk, &dir, &dir, true).await.expect("fresh");
         let log_dir = data_subdir(&dir);
         let mut commit = GroupCommit::new(config(8 << 10), Zxid::ZERO);
-        let mut writer = SegmentWriter::new(disk.clone(), log_dir.clone(), 8 << 10);
+        let mut writer = SegmentWriter::new(
+            disk.clone(),
+            log_dir.clone(),
+            8 << 10,
+            WriteSync::EveryWrite,
+        );
         write_log(&mut commit, &mut writer, 1..=20, 5)
             .await
             .expect("written");
@@ -257,7 +277,7 @@ fn a_failed_fsync_is_fatal() {
         recover(&disk, &dir, &dir, true).await.expect("fresh");
         let log_dir = data_subdir(&dir);
         let mut commit = GroupCommit::new(config(1 << 20), Zxid::ZERO);
-        let mut writer = SegmentWriter::new(disk.clone(), log_dir, 1 << 20);
+        let mut writer = SegmentWriter::new(disk.clone(), log_dir, 1 << 20, WriteSync::EveryWrite);
         write_log(&mut commit, &mut writer, 1..=5, 5)
             .await
             .expect("written");
@@ -286,7 +306,7 @@ fn purge_keeps_the_newest_snapshots_and_the_log_they_need() {
         recover(&disk, &dir, &dir, true).await.expect("fresh");
         let sub = data_subdir(&dir);
         for zxid in [1i64, 100, 200, 300, 400] {
-            sim.create(&sub.join(format!("log.{zxid:x}")))
+            sim.create(&sub.join(format!("log.{zxid:x}")), false)
                 .expect("made");
         }
         for zxid in [150i64, 250, 350, 450] {

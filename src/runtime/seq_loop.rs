@@ -25,7 +25,7 @@ use super::sequencer::Sequencer;
 use super::Reports;
 use crate::config::Config;
 use crate::io::snapshot::SnapshotWriteError;
-use crate::io::{data_subdir, Disk, SegmentWriter};
+use crate::io::{data_subdir, Disk, SegmentWriter, WriteSync};
 use crate::log::{
     CommitConfig, Flush, FlushOutcome, FlushTicket, LogFailed, LogStatus, SessionTimeouts, SyncMode,
 };
@@ -191,10 +191,13 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
     }
     let slot = Rc::new(RefCell::new(WriterSlot::default()));
     let (writer_bell, writer_waiter) = bell();
+    // Write, then fdatasync: measured faster here than O_DSYNC writes
+    // (tuning/RESULTS.md), though it is one io_uring round trip more.
     let writer = SegmentWriter::new(
         disk,
         data_subdir(&config.data_log_dir),
         commit_config(&config).segment_bytes_max,
+        WriteSync::OnFdatasync,
     );
     glommio::spawn_local(writer_task(
         writer,
