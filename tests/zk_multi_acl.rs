@@ -11,33 +11,16 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
-use common::{unique_root, TestServer};
+use common::{bounded, connect, persistent, unique_root, TestServer, WAIT};
 use zookeeper_client::{
-    Acl, Acls, AuthId, CheckWriteError, Client, CreateMode, CreateOptions, Error, MultiReadResult,
+    Acl, Acls, AuthId, CheckWriteError, Client, CreateMode, Error, MultiReadResult,
     MultiWriteError, MultiWriteResult, MultiWriter, Permission, Stat,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
-const TEST_LIMIT: Duration = Duration::from_secs(60);
-
 const USER_DIGEST: &str = "user:smGaoVKd/cQkjm7b88GyorAUz20=";
 const OTHER_DIGEST: &str = "other:8q+cqA9FicvypK1WV0YuCD5XdXU=";
-
-async fn bounded<T>(test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("test finished in time")
-}
-
-async fn connect(server: &TestServer) -> Client {
-    tokio::time::timeout(WAIT, Client::connect(&server.addr))
-        .await
-        .expect("connect in time")
-        .expect("connect")
-}
 
 async fn connect_as(server: &TestServer, credentials: &[u8]) -> Client {
     tokio::time::timeout(
@@ -49,10 +32,6 @@ async fn connect_as(server: &TestServer, credentials: &[u8]) -> Client {
     .await
     .expect("connect in time")
     .expect("connect")
-}
-
-fn persistent() -> CreateOptions<'static> {
-    CreateMode::Persistent.with_acls(Acls::anyone_all())
 }
 
 async fn stat_of(client: &Client, path: &str) -> Stat {

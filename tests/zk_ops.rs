@@ -13,37 +13,12 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{unique_root, TestServer};
+use common::{bounded, connect, mode, persistent, unique_root, TestServer, WAIT};
 use zookeeper_client::{
-    Acls, AuthUser, Client, CreateMode, CreateOptions, EnsembleUpdate, Error, SessionState, Stat,
+    Acls, AuthUser, Client, CreateMode, EnsembleUpdate, Error, SessionState, Stat,
 };
-
-const WAIT: Duration = Duration::from_secs(10);
-const TEST_LIMIT: Duration = Duration::from_secs(60);
-
-async fn bounded<T>(test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("test finished in time")
-}
-
-async fn connect(server: &TestServer) -> Client {
-    tokio::time::timeout(WAIT, Client::connect(&server.addr))
-        .await
-        .expect("connect in time")
-        .expect("connect")
-}
-
-fn persistent() -> CreateOptions<'static> {
-    CreateMode::Persistent.with_acls(Acls::anyone_all())
-}
-
-fn mode(mode: CreateMode) -> CreateOptions<'static> {
-    mode.with_acls(Acls::anyone_all())
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()

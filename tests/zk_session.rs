@@ -11,40 +11,14 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
-use common::{unique_root, TestServer, TICK_MS};
+use common::{bounded, connect, mode, persistent, unique_root, TestServer, TICK_MS, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zookeeper_client::{
-    Acls, Client, CreateMode, CreateOptions, Error, EventType, OneshotWatcher, SessionId,
-    SessionState,
+    Acls, Client, CreateMode, Error, EventType, OneshotWatcher, SessionId, SessionState,
 };
-
-const WAIT: Duration = Duration::from_secs(10);
-const TEST_LIMIT: Duration = Duration::from_secs(60);
-
-async fn bounded<T>(test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("test finished in time")
-}
-
-async fn connect(server: &TestServer) -> Client {
-    tokio::time::timeout(WAIT, Client::connect(&server.addr))
-        .await
-        .expect("connect in time")
-        .expect("connect")
-}
-
-fn persistent() -> CreateOptions<'static> {
-    CreateMode::Persistent.with_acls(Acls::anyone_all())
-}
-
-fn mode(mode: CreateMode) -> CreateOptions<'static> {
-    mode.with_acls(Acls::anyone_all())
-}
 
 fn ms(n: u32) -> Duration {
     Duration::from_millis(n as u64)

@@ -17,34 +17,14 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-use common::{unique_root, TestServer};
+use common::{bounded, connect, persistent, unique_root, TestServer, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use zookeeper_client::{
-    Acls, AddWatchMode, Client, CreateMode, CreateOptions, Error, EventType, OneshotWatcher,
-    PersistentWatcher, SessionId, SessionState, WatchedEvent,
+    Acls, AddWatchMode, Client, CreateMode, Error, EventType, OneshotWatcher, PersistentWatcher,
+    SessionId, SessionState, WatchedEvent,
 };
-
-const WAIT: Duration = Duration::from_secs(10);
-const TEST_LIMIT: Duration = Duration::from_secs(60);
-
-async fn bounded<T>(test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("test finished in time")
-}
-
-async fn connect(server: &TestServer) -> Client {
-    tokio::time::timeout(WAIT, Client::connect(&server.addr))
-        .await
-        .expect("connect in time")
-        .expect("connect")
-}
-
-fn persistent() -> CreateOptions<'static> {
-    CreateMode::Persistent.with_acls(Acls::anyone_all())
-}
 
 async fn fired(watcher: OneshotWatcher) -> WatchedEvent {
     tokio::time::timeout(WAIT, watcher.changed())

@@ -25,10 +25,10 @@ SERVERS=${SERVERS:-"null corekeeper zookeeper-fsync zookeeper-nofsync"}
 # label|loadgen options
 RUNS=${RUNS:-"read-64x8|--workload read --sessions 64 --depth 8
 write-64x8|--workload write --sessions 64 --depth 8
-mixed-64x8|--workload mixed --read-pct 50 --sessions 64 --depth 8
+mixed-64x8|--workload rw-sweep --read-pct 50 --sessions 64 --depth 8
 read-1x1|--workload read --sessions 1 --depth 1
 write-1x1|--workload write --sessions 1 --depth 1
-mixed-1x1|--workload mixed --read-pct 50 --sessions 1 --depth 1"}
+mixed-1x1|--workload rw-sweep --read-pct 50 --sessions 1 --depth 1"}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
@@ -89,7 +89,7 @@ start_server() { # name -> sets SERVER_PID, PORT
 for server in $SERVERS; do
     start_server "$server"
     echo "== $server (pid $SERVER_PID, port $PORT)" >&2
-    "$LG" run --target 127.0.0.1:$PORT --workload mixed --duration 5 --warmup 0 --quiet \
+    "$LG" run --target 127.0.0.1:$PORT --workload rw-sweep --read-pct 50 --duration 5 --warmup 0 --quiet \
         >"$OUT/$server/prime.txt" 2>&1 || true
     while IFS='|' read -r label options; do
         [[ -z $label ]] && continue

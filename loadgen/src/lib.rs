@@ -7,7 +7,12 @@
 //!
 //! Like the server, a pure core and a thin shell:
 //!
-//! * [`workload`]: which operation comes next ([`rng`] supplies the seeded draws);
+//! * [`workload`]: what a run does, as data: named workloads and their anchors,
+//!   TOML workload files, sweeps and phases ([`rng`] supplies the seeded draws);
+//! * [`keys`]: each session's model of its own znodes; [`expect`]: what every
+//!   reply must say, decided when the request is sent, and the check;
+//! * [`fanout`]: watch-fanout's writer clock, shared by the watchers;
+//! * [`churn`]: session-churn's connect-check-create-close cycle;
 //! * [`session`]: one session's protocol state machine — handshake, pipelined
 //!   requests, FIFO reply matching, validation of every reply;
 //! * [`pacer`]: the open-loop arrival schedule;
@@ -19,9 +24,17 @@
 //! * [`control`]: the blocking side-session that creates and removes the run's root;
 //! * [`cli`]: the command line.
 
+pub mod churn;
 pub mod cli;
+pub mod compare;
 pub mod control;
 pub mod driver;
+pub mod expect;
+#[cfg(test)]
+mod fake;
+pub mod fanout;
+pub mod hdrlog;
+pub mod keys;
 pub mod null_server;
 pub mod pacer;
 pub mod report;

@@ -1,23 +1,30 @@
 //! `corekeeper-loadgen`: see `corekeeper-loadgen --help` and the crate docs.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use corekeeper_loadgen::cli::{Cli, Command, RunArgs};
-use corekeeper_loadgen::driver::{self, Progress};
-use corekeeper_loadgen::null_server;
+use corekeeper_loadgen::cli::{
+    resolve, resolve_all, Cli, Command, CompareArgs, OutputArgs, RunArgs, WorkloadArgs,
+};
+use corekeeper_loadgen::compare::{self, Round};
+use corekeeper_loadgen::driver::{self, Progress, RunConfig};
+use corekeeper_loadgen::report::{self, fmt_us, Report};
+use corekeeper_loadgen::workload::Plan;
+use corekeeper_loadgen::{hdrlog, null_server};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(&args),
+        Command::Compare(args) => compare(&args),
         Command::NullServer(args) => {
             let threads = args
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             eprintln!(
-                "corekeeper-loadgen: null server on port {} ({threads} threads)",
+                "corekeeper-loadgen: null server on 127.0.0.1:{} ({threads} threads)",
                 args.port
             );
             match null_server::serve(args.port, threads) {
@@ -31,52 +38,155 @@ fn main() -> ExitCode {
     }
 }
 
+fn fail(message: &str) -> ExitCode {
+    eprintln!("corekeeper-loadgen: {message}");
+    ExitCode::from(2)
+}
+
 fn run(args: &RunArgs) -> ExitCode {
-    let config = match args.to_config() {
-        Ok(config) => config,
-        Err(message) => {
-            eprintln!("corekeeper-loadgen: {message}");
-            return ExitCode::from(2);
-        }
+    let (plan, targets) = match args
+        .workload
+        .plan()
+        .and_then(|p| Ok((p, resolve_all(&args.target)?)))
+    {
+        Ok(x) => x,
+        Err(message) => return fail(&message),
     };
-    let quiet = args.quiet;
-    let mut progress = |p: &Progress| {
-        if !quiet {
-            eprintln!("{}", progress_line(p));
-        }
-    };
-    let report = match driver::run(&config, &mut progress) {
-        Ok(report) => report,
-        Err(error) => {
-            eprintln!("corekeeper-loadgen: {error}");
-            return ExitCode::from(2);
-        }
+    let reports = match run_plan(&plan, &targets, &args.workload, &args.output, "") {
+        Ok(reports) => reports,
+        Err(message) => return fail(&message),
     };
     let mut stdout = std::io::stdout().lock();
-    let _ = write!(stdout, "{}", report.table());
-    if args.json {
-        let _ = writeln!(stdout, "{}", report.json());
+    if reports.len() > 1 {
+        let _ = write!(stdout, "\n{}", report::plan_summary(&reports));
     }
-    if report.clean() {
+    if args.output.json {
+        let _ = writeln!(
+            stdout,
+            "{}",
+            report::plan_json(&plan.workload, &plan.anchor, &reports)
+        );
+    }
+    if reports.iter().all(Report::clean) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
 }
 
-fn progress_line(p: &Progress) -> String {
+/// Runs every step of `plan` against `targets`, printing each step's table.
+fn run_plan(
+    plan: &Plan,
+    targets: &[SocketAddr],
+    w: &WorkloadArgs,
+    output: &OutputArgs,
+    hdr_suffix: &str,
+) -> Result<Vec<Report>, String> {
+    let mut reports = Vec::new();
+    for step in &plan.steps {
+        let config = RunConfig {
+            targets: targets.to_vec(),
+            step: step.clone(),
+            threads: w.threads(),
+            session_timeout_ms: w.session_timeout_ms,
+            seed: w.seed,
+        };
+        let quiet = output.quiet;
+        let label = step.label();
+        let mut progress = |p: &Progress| {
+            if !quiet {
+                eprintln!("{}", progress_line(&label, p));
+            }
+        };
+        let report = driver::run(&config, &mut progress).map_err(|e| format!("{label}: {e}"))?;
+        if let Some(path) = &output.hdr_log {
+            let mut path = path.clone().into_os_string();
+            if !hdr_suffix.is_empty() {
+                path.push(format!(".{hdr_suffix}"));
+            }
+            if plan.steps.len() > 1 {
+                path.push(format!(".{}", reports.len()));
+            }
+            let file =
+                std::fs::File::create(&path).map_err(|e| format!("--hdr-log {path:?}: {e}"))?;
+            let mut file = std::io::BufWriter::new(file);
+            hdrlog::write(&mut file, &report, report.started_at)
+                .and_then(|()| file.flush())
+                .map_err(|e| format!("--hdr-log {path:?}: {e}"))?;
+        }
+        print!("{}", report.table());
+        let _ = std::io::stdout().flush();
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+fn compare(args: &CompareArgs) -> ExitCode {
+    let plan = match args.workload.plan() {
+        Ok(plan) => plan,
+        Err(message) => return fail(&message),
+    };
+    let (a, b) = match (resolve(&args.a), resolve(&args.b)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(message), _) | (_, Err(message)) => return fail(&message),
+    };
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        let one = |name: &str, target: SocketAddr| {
+            eprintln!(
+                "corekeeper-loadgen: round {round}/{}: {name} = {target}",
+                args.rounds
+            );
+            let suffix = format!("{}{round}", name.to_lowercase());
+            run_plan(&plan, &[target], &args.workload, &args.output, &suffix)
+        };
+        let result = one("A", a).and_then(|ra| {
+            Ok(Round {
+                a: ra,
+                b: one("B", b)?,
+            })
+        });
+        match result {
+            Ok(r) => rounds.push(r),
+            Err(message) => return fail(&message),
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(
+        stdout,
+        "\n{}",
+        compare::table(&plan.workload, &args.a, &args.b, &rounds)
+    );
+    if args.output.json {
+        let _ = writeln!(
+            stdout,
+            "{}",
+            compare::json(&plan.workload, &args.a, &args.b, &rounds)
+        );
+    }
+    let clean = rounds
+        .iter()
+        .all(|r| r.a.iter().chain(&r.b).all(Report::clean));
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn progress_line(label: &str, p: &Progress) -> String {
     let i = &p.interval;
-    let p99_us = if i.latency_us.is_empty() {
+    let p99_us = if i.latency_ns.is_empty() {
         0.0
     } else {
-        i.latency_us.value_at_quantile(0.99) as f64
+        i.latency_ns.value_at_quantile(0.99) as f64 / 1000.0
     };
     format!(
-        "[{:>4}s{}] {:>10} ops/s  p99 {:>9.0}us  errors {}",
+        "[{label} {:>4}s{}] {:>10} ops/s  p99 {:>9}  errors {}",
         p.second,
         if p.warmup { " warm-up" } else { "" },
         i.ok,
-        p99_us,
+        fmt_us(p99_us),
         i.errors
     )
 }

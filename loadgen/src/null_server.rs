@@ -107,7 +107,7 @@ impl NullConn {
     }
 }
 
-/// Serves on `port` (all interfaces) with `threads` executors until killed.
+/// Serves on 127.0.0.1:`port` with `threads` executors until killed.
 pub fn serve(port: u16, threads: usize) -> std::io::Result<()> {
     let mut joins = Vec::new();
     for t in 0..threads.max(1) {
@@ -115,7 +115,7 @@ pub fn serve(port: u16, threads: usize) -> std::io::Result<()> {
         let join = LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("null-server-{t}"))
             .spawn(move || async move {
-                let listener = match TcpListener::bind(("0.0.0.0", port)) {
+                let listener = match TcpListener::bind(("127.0.0.1", port)) {
                     Ok(listener) => {
                         let _ = ready_tx.send(Ok(()));
                         listener
@@ -192,21 +192,30 @@ async fn connection(stream: TcpStream, session_id: i64) {
 mod tests {
     use super::*;
     use crate::session::{LoopModel, Phase, Session, SessionConfig};
-    use crate::workload::{Workload, WorkloadKind};
+    use crate::workload::{plan_named, Overrides, WorkloadKind};
 
     /// A loadgen session against a `NullConn` runs clean: the null server's
     /// answers pass every check the session makes.
     #[test]
     fn a_session_against_the_null_server_is_clean() {
+        let o = Overrides {
+            read_pct: vec![50],
+            depth: Some(4),
+            ..Overrides::default()
+        };
+        let step = plan_named(WorkloadKind::RwSweep, &o)
+            .unwrap()
+            .steps
+            .remove(0);
         let mut session = Session::new(
             0,
             SessionConfig {
-                workload: Workload::new(WorkloadKind::Mixed),
-                depth: 4,
+                step: std::sync::Arc::new(step),
                 model: LoopModel::Closed,
                 root: "/r".into(),
                 timeout_ms: 10_000,
                 seed: 3,
+                fanout: None,
             },
         );
         let mut null = NullConn::default();
@@ -214,7 +223,7 @@ mod tests {
         for (phase, rounds) in [
             (Phase::Connecting, 1),
             (Phase::Setup, 1),
-            (Phase::Run, 50),
+            (Phase::Run(0), 50),
             (Phase::Teardown, 1),
             (Phase::Close, 1),
         ] {
@@ -227,7 +236,7 @@ mod tests {
                     null.answer(&frame, 5, &mut replies).unwrap();
                 }
                 while let Some(frame) = split_frame(&mut replies, REPLY_BYTES_MAX).unwrap() {
-                    if let Some(done) = session.on_frame(&frame).unwrap() {
+                    if let Some(done) = session.on_frame(&frame, 0).unwrap() {
                         assert_eq!(done.outcome, Ok(()), "{done:?}");
                         ok += 1;
                     }
@@ -235,6 +244,7 @@ mod tests {
             }
         }
         assert_eq!(session.phase(), Phase::Done);
-        assert_eq!(ok, 1 + 200 + 1 + 1);
+        // Directory and znode, the run, their deletes, closeSession.
+        assert_eq!(ok, 2 + 200 + 2 + 1);
     }
 }

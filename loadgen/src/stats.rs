@@ -42,7 +42,8 @@ impl Window {
     }
 }
 
-fn latency_histogram() -> Histogram<u64> {
+/// An empty latency histogram (ns, 1 ns to an hour, 3 significant digits).
+pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_NS_MAX, LATENCY_SIGFIG).expect("valid bounds")
 }
 
@@ -80,6 +81,10 @@ pub struct Stats {
     /// session, ns. Large values mean the generator itself could not keep its
     /// schedule (CPU-starved), so the server was not offered the rate on time.
     pub pacer_late_ns: Histogram<u64>,
+    /// When the window began (the earliest of the threads'), ns.
+    pub from_ns: u64,
+    /// When the last measured reply arrived, ns (0: none).
+    pub last_done_ns: u64,
 }
 
 impl Default for Stats {
@@ -96,6 +101,8 @@ impl Stats {
             errors: BTreeMap::new(),
             send_lag_ns: latency_histogram(),
             pacer_late_ns: latency_histogram(),
+            from_ns: u64::MAX,
+            last_done_ns: 0,
         }
     }
 
@@ -107,6 +114,7 @@ impl Stats {
         done_ns: u64,
         outcome: Result<(), ErrorKind>,
     ) {
+        self.last_done_ns = self.last_done_ns.max(done_ns);
         match outcome {
             Ok(()) => {
                 let stats = &mut self.per_op[op.index()];
@@ -147,6 +155,27 @@ impl Stats {
         self.pacer_late_ns
             .add(&other.pacer_late_ns)
             .expect("histograms of equal bounds merge");
+        self.from_ns = self.from_ns.min(other.from_ns);
+        self.last_done_ns = self.last_done_ns.max(other.last_done_ns);
+    }
+
+    /// Length of a counted phase: from the window's start to the last reply, s.
+    pub fn counted_seconds(&self) -> f64 {
+        if self.from_ns == u64::MAX || self.last_done_ns <= self.from_ns {
+            return 0.0;
+        }
+        (self.last_done_ns - self.from_ns) as f64 / 1e9
+    }
+
+    /// Successes and latencies of `kinds` only (all kinds when `None`).
+    pub fn of_kind(&self, kind: Option<OpKind>) -> (u64, Histogram<u64>) {
+        match kind {
+            None => (self.ok(), self.latency_all_ns()),
+            Some(kind) => {
+                let s = &self.per_op[kind.index()];
+                (s.ok, s.latency_ns.clone())
+            }
+        }
     }
 
     /// Successful operations of every kind.
@@ -216,8 +245,8 @@ pub struct Interval {
     pub ok: u64,
     /// Failed operations in it.
     pub errors: u64,
-    /// Latencies, µs, at 2 significant figures (enough for a progress line).
-    pub latency_us: Histogram<u64>,
+    /// Latencies, ns (for the time series and the HDR log).
+    pub latency_ns: Histogram<u64>,
 }
 
 impl Interval {
@@ -227,8 +256,7 @@ impl Interval {
             second,
             ok: 0,
             errors: 0,
-            latency_us: Histogram::new_with_bounds(1, LATENCY_NS_MAX / 1000, 2)
-                .expect("valid bounds"),
+            latency_ns: latency_histogram(),
         }
     }
 
@@ -237,8 +265,8 @@ impl Interval {
         match outcome {
             Ok(()) => {
                 self.ok += 1;
-                self.latency_us
-                    .saturating_record((done_ns.saturating_sub(intended_ns) / 1000).max(1));
+                self.latency_ns
+                    .saturating_record(done_ns.saturating_sub(intended_ns).max(1));
             }
             Err(_) => self.errors += 1,
         }
@@ -248,21 +276,19 @@ impl Interval {
     pub fn merge(&mut self, other: &Interval) {
         self.ok += other.ok;
         self.errors += other.errors;
-        self.latency_us
-            .add(&other.latency_us)
+        self.latency_ns
+            .add(&other.latency_ns)
             .expect("equal bounds");
     }
 }
 
-/// Where a thread's completions go: measured results, the progress interval,
-/// and set-up/tear-down failures (which abort or taint the run but are not
-/// workload results).
+/// Where a thread's completions go: measured results per phase, the progress
+/// interval, and set-up/tear-down failures (which abort or taint the run but
+/// are not workload results).
 #[derive(Debug)]
 pub struct Recorder {
-    /// The measurement window.
-    pub window: Window,
-    /// Measured results.
-    pub stats: Stats,
+    /// Per phase of the step: its window and results.
+    pub phases: Vec<PhaseRecord>,
     /// The current progress interval.
     pub interval: Interval,
     /// Set-up failures.
@@ -271,16 +297,42 @@ pub struct Recorder {
     pub teardown_errors: BTreeMap<ErrorKind, u64>,
 }
 
+/// One phase's window and results.
+#[derive(Debug)]
+pub struct PhaseRecord {
+    /// The measured interval (nothing is measured before the phase begins).
+    pub window: Window,
+    /// Measured results.
+    pub stats: Stats,
+}
+
+/// A window that measures nothing (before its phase begins).
+pub const WINDOW_NONE: Window = Window {
+    from_ns: u64::MAX,
+    to_ns: u64::MAX,
+};
+
 impl Recorder {
-    /// A recorder for `window`.
-    pub fn new(window: Window) -> Recorder {
+    /// A recorder for a step of `phases` phases, none begun.
+    pub fn new(phases: usize) -> Recorder {
         Recorder {
-            window,
-            stats: Stats::new(),
+            phases: (0..phases)
+                .map(|_| PhaseRecord {
+                    window: WINDOW_NONE,
+                    stats: Stats::new(),
+                })
+                .collect(),
             interval: Interval::new(1),
             setup_errors: BTreeMap::new(),
             teardown_errors: BTreeMap::new(),
         }
+    }
+
+    /// Phase `p` measures what is intended in `window`.
+    pub fn begin_phase(&mut self, p: usize, window: Window) {
+        let record = &mut self.phases[p];
+        record.window = window;
+        record.stats.from_ns = window.from_ns;
     }
 
     /// Files one completion that arrived at `done_ns`.
@@ -288,10 +340,11 @@ impl Recorder {
         match c.purpose {
             Purpose::Measured => {
                 self.interval.record(c.intended_ns, done_ns, c.outcome);
-                if self.window.contains(c.intended_ns) {
-                    self.stats.record(c.op, c.intended_ns, done_ns, c.outcome);
+                let record = &mut self.phases[c.phase];
+                if record.window.contains(c.intended_ns) {
+                    record.stats.record(c.op, c.intended_ns, done_ns, c.outcome);
                     if c.outcome.is_ok() {
-                        self.stats.record_send_lag(c.intended_ns, c.sent_ns);
+                        record.stats.record_send_lag(c.intended_ns, c.sent_ns);
                     }
                 }
             }
@@ -300,28 +353,32 @@ impl Recorder {
                     *self.setup_errors.entry(kind).or_insert(0) += 1;
                 }
             }
-            Purpose::Teardown => match c.outcome {
-                Ok(()) | Err(ErrorKind::Server(NO_NODE)) => {}
-                Err(kind) => *self.teardown_errors.entry(kind).or_insert(0) += 1,
-            },
+            Purpose::Teardown => {
+                if let Err(kind) = c.outcome {
+                    *self.teardown_errors.entry(kind).or_insert(0) += 1;
+                }
+            }
             Purpose::Close | Purpose::Abandoned => {}
         }
     }
 
-    /// Counts a measured operation that failed without a reply (dropped arrival,
-    /// timeout) intended at `intended_ns`.
-    pub fn fail_unanswered(&mut self, intended_ns: u64, kind: ErrorKind) {
+    /// Counts a measured operation of phase `p` that failed without a reply
+    /// (dropped arrival, timeout) intended at `intended_ns`.
+    pub fn fail_unanswered(&mut self, p: usize, intended_ns: u64, kind: ErrorKind) {
         self.interval.errors += 1;
-        if self.window.contains(intended_ns) {
-            self.stats.record_error(kind);
+        let record = &mut self.phases[p];
+        if record.window.contains(intended_ns) {
+            record.stats.record_error(kind);
         }
     }
 
-    /// Counts an arrival intended at `intended_ns` that the pacer handed out at
-    /// `dispatched_ns`.
-    pub fn arrival_dispatched(&mut self, intended_ns: u64, dispatched_ns: u64) {
-        if self.window.contains(intended_ns) {
-            self.stats
+    /// Counts an arrival of phase `p` intended at `intended_ns` that the pacer
+    /// handed out at `dispatched_ns`.
+    pub fn arrival_dispatched(&mut self, p: usize, intended_ns: u64, dispatched_ns: u64) {
+        let record = &mut self.phases[p];
+        if record.window.contains(intended_ns) {
+            record
+                .stats
                 .pacer_late_ns
                 .saturating_record(dispatched_ns.saturating_sub(intended_ns).max(1));
         }
@@ -334,21 +391,26 @@ impl Recorder {
     }
 }
 
-const NO_NODE: i32 = corekeeper::proto::ErrorCode::NoNode.code();
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::Invalid;
+    use crate::expect::Invalid;
 
     const WINDOW: Window = Window {
         from_ns: 1_000,
         to_ns: 10_000_000,
     };
 
+    fn recorder() -> Recorder {
+        let mut rec = Recorder::new(1);
+        rec.begin_phase(0, WINDOW);
+        rec
+    }
+
     fn measured(op: OpKind, intended_ns: u64, outcome: Result<(), ErrorKind>) -> Completion {
         Completion {
             op,
+            phase: 0,
             purpose: Purpose::Measured,
             intended_ns,
             sent_ns: intended_ns,
@@ -358,11 +420,11 @@ mod tests {
 
     #[test]
     fn only_the_window_is_measured() {
-        let mut rec = Recorder::new(WINDOW);
+        let mut rec = recorder();
         rec.complete(&measured(OpKind::GetData, 999, Ok(())), 5_000);
         rec.complete(&measured(OpKind::GetData, 1_000, Ok(())), 5_000);
         rec.complete(&measured(OpKind::GetData, 10_000_000, Ok(())), 20_000_000);
-        assert_eq!(rec.stats.ok(), 1);
+        assert_eq!(rec.phases[0].stats.ok(), 1);
         assert_eq!(rec.interval.ok, 3, "progress shows warm-up too");
     }
 
@@ -376,7 +438,7 @@ mod tests {
 
     #[test]
     fn errors_count_by_kind_and_stay_out_of_latency() {
-        let mut rec = Recorder::new(WINDOW);
+        let mut rec = recorder();
         let no_node = ErrorKind::Server(-101);
         rec.complete(&measured(OpKind::GetData, 2_000, Err(no_node)), 3_000);
         rec.complete(&measured(OpKind::GetData, 2_000, Err(no_node)), 3_000);
@@ -388,28 +450,52 @@ mod tests {
             ),
             3_000,
         );
-        rec.fail_unanswered(2_000, ErrorKind::Timeout);
-        assert_eq!(rec.stats.ok(), 0);
-        assert!(rec.stats.latency_all_ns().is_empty());
-        assert_eq!(rec.stats.errors[&no_node], 2);
-        assert_eq!(rec.stats.errors_total(), 4);
+        rec.fail_unanswered(0, 2_000, ErrorKind::Timeout);
+        assert_eq!(rec.phases[0].stats.ok(), 0);
+        assert!(rec.phases[0].stats.latency_all_ns().is_empty());
+        assert_eq!(rec.phases[0].stats.errors[&no_node], 2);
+        assert_eq!(rec.phases[0].stats.errors_total(), 4);
         assert_eq!(rec.interval.errors, 4);
     }
 
     #[test]
-    fn teardown_nonode_is_not_an_error() {
-        let mut rec = Recorder::new(WINDOW);
+    fn teardown_errors_are_kept_apart() {
+        let mut rec = recorder();
         let teardown = |outcome| Completion {
             op: OpKind::Delete,
             purpose: Purpose::Teardown,
+            phase: 0,
             intended_ns: 0,
             sent_ns: 0,
             outcome,
         };
-        rec.complete(&teardown(Err(ErrorKind::Server(-101))), 0);
+        rec.complete(&teardown(Ok(())), 0);
         rec.complete(&teardown(Err(ErrorKind::Server(-111))), 0);
         assert_eq!(rec.teardown_errors.len(), 1);
-        assert_eq!(rec.stats.errors_total(), 0);
+        assert_eq!(rec.phases[0].stats.errors_total(), 0);
+    }
+
+    #[test]
+    fn phases_measure_apart_and_counted_phases_run_to_the_last_reply() {
+        let mut rec = Recorder::new(2);
+        rec.begin_phase(
+            0,
+            Window {
+                from_ns: 0,
+                to_ns: u64::MAX,
+            },
+        );
+        rec.complete(&measured(OpKind::Create, 10, Ok(())), 2_000_000_000);
+        let second = Completion {
+            phase: 1,
+            ..measured(OpKind::GetData, 10, Ok(()))
+        };
+        rec.complete(&second, 3_000_000_000);
+        assert_eq!(rec.phases[0].stats.ok(), 1);
+        assert_eq!(rec.phases[1].stats.ok(), 0, "phase 1 has not begun");
+        assert_eq!(rec.phases[0].stats.counted_seconds(), 2.0);
+        let (ok, h) = rec.phases[0].stats.of_kind(Some(OpKind::GetData));
+        assert_eq!((ok, h.len()), (0, 0));
     }
 
     #[test]
@@ -435,7 +521,7 @@ mod tests {
 
     #[test]
     fn intervals_merge_and_roll() {
-        let mut rec = Recorder::new(WINDOW);
+        let mut rec = recorder();
         rec.complete(&measured(OpKind::GetData, 0, Ok(())), 50_000);
         let first = rec.take_interval();
         assert_eq!((first.second, first.ok), (1, 1));
@@ -445,6 +531,8 @@ mod tests {
         let mut merged = first.clone();
         merged.merge(&other);
         assert_eq!(merged.ok, 2);
-        assert_eq!(merged.latency_us.max(), 150);
+        assert!(merged
+            .latency_ns
+            .equivalent(merged.latency_ns.max(), 150_000));
     }
 }

@@ -222,6 +222,9 @@ pub fn start_on(mut config: Config, disk: Disk) -> std::io::Result<ServerHandle>
         };
         let join = LocalExecutorBuilder::new(placement)
             .name(&format!("ck-core{core}"))
+            .spin_before_park(Duration::from_micros(
+                crate::constants::EXECUTOR_SPIN_BEFORE_PARK_US,
+            ))
             .spawn(move || async move {
                 let work = core_main(
                     core, config, tree, reports, clock, addr, seq_io, shard_io, ready,

@@ -65,6 +65,11 @@ impl TestServer {
             four_letter_words: FourLetterWhitelist::parse("*"),
             container_check_interval_ms: 200,
             cores: Some(2),
+            // Small segments: a fresh 64 MiB segment and its zero-filled spare
+            // delay the first fsync by tens of ms on a loaded host, longer than
+            // a client that asked for a 100 ms session allows for its handshake.
+            // (Known startup-latency gap, tracked in the durability issue.)
+            pre_alloc_size_kb: 1024,
             ..Config::default()
         };
         let data_dir = temp_data_dir("test");
@@ -102,4 +107,35 @@ pub fn unique_root(name: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("/t-{}-{}-{}", name, std::process::id(), n)
+}
+
+/// How long one client step (connect, a reply, an event) may take.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a whole client test may take.
+pub const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs a client test under `TEST_LIMIT`.
+pub async fn bounded<T>(test: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(TEST_LIMIT, test)
+        .await
+        .expect("test finished in time")
+}
+
+/// A `zookeeper-client` session to the test server.
+pub async fn connect(server: &TestServer) -> zookeeper_client::Client {
+    tokio::time::timeout(WAIT, zookeeper_client::Client::connect(&server.addr))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+/// Create options: persistent, open ACL.
+pub fn persistent() -> zookeeper_client::CreateOptions<'static> {
+    zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all())
+}
+
+/// Create options: the given mode, open ACL.
+pub fn mode(mode: zookeeper_client::CreateMode) -> zookeeper_client::CreateOptions<'static> {
+    mode.with_acls(zookeeper_client::Acls::anyone_all())
 }
