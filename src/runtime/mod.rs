@@ -8,6 +8,7 @@
 
 pub mod bell;
 pub mod clock;
+pub mod forward;
 pub mod msg;
 pub mod pipeline;
 mod report;

@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::forward::FromLeader;
 use super::msg::{Commit, ConnRef, Connected, WriteReply};
 use crate::log::{
     CommitConfig, Durable, Flush, FlushDone, FlushOutcome, FlushTicket, GroupCommit, LogFailed,
@@ -97,18 +98,26 @@ pub struct Publication {
     pub session_changes: Vec<(SessionId, Option<u32>)>,
     /// The batch's txn records, for the log.
     pub records: Vec<TxnRecord>,
+    /// Leading: answers for other members, sent once the batch is committed.
+    pub to_members: Vec<(u64, FromLeader)>,
 }
 
 /// Commits for the shards (one per shard) whose txns are durable.
 #[derive(Debug)]
 pub struct Released {
     commits: Vec<Commit>,
+    to_members: Vec<(u64, FromLeader)>,
 }
 
 impl Released {
     /// The commits, in shard order.
     pub fn into_commits(self) -> Vec<Commit> {
         self.commits
+    }
+
+    /// Answers for other members (leading), in order; taken once.
+    pub fn take_to_members(&mut self) -> Vec<(u64, FromLeader)> {
+        std::mem::take(&mut self.to_members)
     }
 }
 
@@ -345,6 +354,7 @@ impl Pipeline {
         self.published = first.tree.clone();
         let events: Arc<[(Zxid, TreeEvent)]> = first.events.into();
         let report_round = first.report_round;
+        let to_members = first.to_members;
         let tree = first.tree;
         let commits = first
             .outs
@@ -358,7 +368,10 @@ impl Pipeline {
                 report_round,
             })
             .collect();
-        Some(Released { commits })
+        Some(Released {
+            commits,
+            to_members,
+        })
     }
 
     /// Commits that carry no new tree version: answers that wait for nothing
@@ -379,7 +392,10 @@ impl Pipeline {
                 report_round,
             })
             .collect();
-        Some(Released { commits })
+        Some(Released {
+            commits,
+            to_members: Vec::new(),
+        })
     }
 
     /// A snapshot to take now, if one is due and none is running. The next
@@ -421,6 +437,7 @@ fn merge(into: &mut Publication, next: Publication) {
     }
     into.report_round = next.report_round.or(into.report_round);
     into.session_changes.extend(next.session_changes);
+    into.to_members.extend(next.to_members);
     debug_assert!(next.records.is_empty(), "records go to the log on submit");
 }
 

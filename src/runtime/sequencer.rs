@@ -12,11 +12,12 @@
 //! While the log cannot write (out of disk space), new writes and new sessions
 //! are refused at once ([`Sequencer::handle_refusing`]) instead of waiting.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::forward::{FromLeader, ToLeader};
 use super::msg::{ConnRef, Connected, SeqRequest, WriteOutcome, WriteReply};
 use super::pipeline::{Publication, ShardOut};
 use crate::config::Config;
@@ -42,13 +43,65 @@ pub struct SequencerCounters {
     pub nodes_reaped: u64,
 }
 
+/// How this member handles its clients' writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Standalone, or leading an ensemble: writes are prepared, sequenced and
+    /// applied here.
+    Leading,
+    /// Following or observing: writes are forwarded to the leader and their
+    /// outcomes learnt by applying the committed txns.
+    Following,
+}
+
+/// Who holds a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    /// A connection on this member.
+    Conn(ConnRef),
+    /// Another member (known on the leader only).
+    Member(u64),
+}
+
+/// A forwarded request waiting for its outcome on a following member.
+#[derive(Debug)]
+enum Awaiting {
+    /// A new session: answered when its `createSession` txn commits.
+    Connect { conn: ConnRef, timeout_ms: u32 },
+    /// A write: answered when the txn with this session and xid commits.
+    Write { conn: ConnRef, xid: Xid },
+    /// A sync: answered when the leader's [`FromLeader::SyncDone`] arrives.
+    Sync {
+        conn: ConnRef,
+        xid: Xid,
+        path: String,
+    },
+}
+
+impl Awaiting {
+    fn conn(&self) -> ConnRef {
+        match self {
+            Awaiting::Connect { conn, .. } | Awaiting::Write { conn, .. } => *conn,
+            Awaiting::Sync { conn, .. } => *conn,
+        }
+    }
+}
+
 /// The sequencer's state. Lives on the sequencer core.
 pub struct Sequencer {
     config: Arc<Config>,
     tree: DataTree,
     sessions: SessionTable,
-    /// Which connection currently holds each session.
-    owners: HashMap<SessionId, ConnRef>,
+    /// Who currently holds each session: a connection here or, on the
+    /// leader, another member.
+    owners: HashMap<SessionId, Owner>,
+    mode: Mode,
+    /// Following: what each session's forwarded requests wait for, in order.
+    forwarded: HashMap<SessionId, VecDeque<Awaiting>>,
+    /// Following: what goes to the leader with the next batch.
+    to_leader: Vec<ToLeader>,
+    /// Leading: answers for other members, released with the batch.
+    to_members: Vec<(u64, FromLeader)>,
     zxid: Zxid,
     shards: usize,
     out: Vec<ShardOut>,
@@ -85,6 +138,10 @@ impl Sequencer {
             tree,
             sessions: table,
             owners: HashMap::new(),
+            mode: Mode::Leading,
+            forwarded: HashMap::new(),
+            to_leader: Vec::new(),
+            to_members: Vec::new(),
             shards,
             out: (0..shards).map(|_| ShardOut::default()).collect(),
             unlogged: (0..shards).map(|_| ShardOut::default()).collect(),
@@ -143,14 +200,17 @@ impl Sequencer {
                 auth,
             } => self.write(conn, session, xid, op, &body, &auth, now_ms, wall_ms),
             SeqRequest::Touch(ids) => {
-                for id in ids {
-                    self.sessions.touch(id, now_ms);
+                for id in &ids {
+                    self.sessions.touch(*id, now_ms);
+                }
+                if self.mode == Mode::Following {
+                    self.to_leader.push(ToLeader::Touch(ids));
                 }
             }
             SeqRequest::Report => self.report_requested = true,
             SeqRequest::Disconnected { conn, session } => {
                 if let Some(session) = session {
-                    if self.owners.get(&session) == Some(&conn) {
+                    if self.owners.get(&session) == Some(&Owner::Conn(conn)) {
                         self.owners.remove(&session);
                     }
                 }
@@ -185,11 +245,25 @@ impl Sequencer {
             });
             return;
         }
+        if session_id.0 == 0 && self.mode == Mode::Following {
+            // The id carries this member's id, so it is unique in the ensemble;
+            // the session exists once the leader commits its creation.
+            let id = self.sessions.allocate_id();
+            self.forwarded
+                .entry(id)
+                .or_default()
+                .push_back(Awaiting::Connect { conn, timeout_ms });
+            self.to_leader.push(ToLeader::CreateSession {
+                session: id,
+                timeout_ms,
+            });
+            return;
+        }
         if session_id.0 == 0 {
             let id = self.sessions.allocate_id();
             self.commit_txn(id, 0, TxnOp::CreateSession { timeout_ms }, wall_ms);
             self.sessions.add(id, timeout_ms, now_ms);
-            self.owners.insert(id, conn);
+            self.owners.insert(id, Owner::Conn(conn));
             let connected = Connected {
                 conn: conn.conn,
                 session: id,
@@ -205,10 +279,11 @@ impl Sequencer {
                 debug_assert_eq!(session.id, session_id);
                 // ZooKeeper answers a reattach with the newly negotiated timeout.
                 self.sessions.touch(session_id, now_ms);
-                if let Some(previous) = self.owners.insert(session_id, conn) {
-                    if previous != conn {
-                        self.out[previous.shard].close.push(previous.conn);
-                    }
+                self.take_ownership(session_id, Owner::Conn(conn));
+                if self.mode == Mode::Following {
+                    self.to_leader.push(ToLeader::Reattach {
+                        session: session_id,
+                    });
                 }
                 let connected = Connected {
                     conn: conn.conn,
@@ -231,22 +306,17 @@ impl Sequencer {
         xid: Xid,
         op: OpCode,
         body: &Bytes,
-        auth: &[crate::proto::Id],
+        auth: &Arc<[crate::proto::Id]>,
         now_ms: i64,
         wall_ms: i64,
     ) {
         let live = self.sessions.touch(session, now_ms);
+        if self.mode == Mode::Following {
+            self.forward_write(conn, session, xid, op, body, auth);
+            return;
+        }
         if op == OpCode::Sync {
-            let path = decode(op, body, self.config.jute_maxbuffer)
-                .ok()
-                .and_then(|r| {
-                    if let Request::Sync(p) = r {
-                        Some(p.path.to_owned())
-                    } else {
-                        None
-                    }
-                })
-                .unwrap_or_default();
+            let path = sync_path(body, self.config.jute_maxbuffer);
             let reply = WriteReply {
                 conn: conn.conn,
                 xid,
@@ -256,8 +326,37 @@ impl Sequencer {
             self.out[conn.shard].replies.push(reply);
             return;
         }
+        let moved = live && self.owners.get(&session) != Some(&Owner::Conn(conn));
+        let (result, closed) =
+            self.sequence_write(session, xid, op, body, auth, live, moved, wall_ms);
+        let reply = WriteReply {
+            conn: conn.conn,
+            xid,
+            zxid: self.zxid,
+            outcome: WriteOutcome::Txn(result),
+        };
+        self.out[conn.shard].replies.push(reply);
+        if closed {
+            self.out[conn.shard].close.push(conn.conn);
+        }
+    }
+
+    /// Prepares, sequences and applies one write (here or forwarded by
+    /// another member); `moved` if another holder owns the session. Says
+    /// whether the write closed its session.
+    #[allow(clippy::too_many_arguments)]
+    fn sequence_write(
+        &mut self,
+        session: SessionId,
+        xid: Xid,
+        op: OpCode,
+        body: &Bytes,
+        auth: &[crate::proto::Id],
+        live: bool,
+        moved: bool,
+        wall_ms: i64,
+    ) -> (OpResult, bool) {
         let zxid = self.zxid.next();
-        let moved = live && self.owners.get(&session) != Some(&conn);
         let txn_op = match decode(op, body, self.config.jute_maxbuffer) {
             Err(_) => TxnOp::error(crate::proto::ErrorCode::MarshallingError),
             Ok(_) if moved => TxnOp::error(crate::proto::ErrorCode::SessionMoved),
@@ -281,16 +380,246 @@ impl Sequencer {
             self.sessions.remove(session);
             self.owners.remove(&session);
         }
-        let reply = WriteReply {
+        (result, closing)
+    }
+
+    /// Following: sends a client's write (or sync) to the leader and
+    /// remembers who waits for it.
+    fn forward_write(
+        &mut self,
+        conn: ConnRef,
+        session: SessionId,
+        xid: Xid,
+        op: OpCode,
+        body: &Bytes,
+        auth: &Arc<[crate::proto::Id]>,
+    ) {
+        let awaiting = match op {
+            OpCode::Sync => Awaiting::Sync {
+                conn,
+                xid,
+                path: sync_path(body, self.config.jute_maxbuffer),
+            },
+            _ => Awaiting::Write { conn, xid },
+        };
+        self.forwarded
+            .entry(session)
+            .or_default()
+            .push_back(awaiting);
+        self.to_leader.push(ToLeader::Write {
+            session,
+            xid,
+            op,
+            body: body.clone(),
+            auth: auth.clone(),
+        });
+    }
+
+    /// Makes `owner` the holder of `session`; a different connection here
+    /// that held it is closed (ZooKeeper's session moved).
+    fn take_ownership(&mut self, session: SessionId, owner: Owner) {
+        if let Some(Owner::Conn(previous)) = self.owners.insert(session, owner) {
+            if Owner::Conn(previous) != owner {
+                self.out[previous.shard].close.push(previous.conn);
+            }
+        }
+    }
+
+    /// Leading: handles what another member sent on behalf of its clients.
+    /// Outcomes reach that member as committed txns (and `sync` answers).
+    pub fn handle_forwarded(&mut self, from: u64, message: ToLeader, now_ms: i64, wall_ms: i64) {
+        debug_assert_eq!(self.mode, Mode::Leading);
+        match message {
+            ToLeader::Write {
+                session,
+                xid,
+                op: OpCode::Sync,
+                ..
+            } => {
+                self.sessions.touch(session, now_ms);
+                let done = FromLeader::SyncDone {
+                    session,
+                    xid,
+                    zxid: self.zxid,
+                };
+                self.to_members.push((from, done));
+                self.dirty = true;
+            }
+            ToLeader::Write {
+                session,
+                xid,
+                op,
+                body,
+                auth,
+            } => {
+                let live = self.sessions.touch(session, now_ms);
+                let moved = live && self.owners.get(&session) != Some(&Owner::Member(from));
+                self.sequence_write(session, xid, op, &body, &auth, live, moved, wall_ms);
+            }
+            ToLeader::CreateSession {
+                session,
+                timeout_ms,
+            } => {
+                if self.sessions.get(session).is_some() {
+                    return;
+                }
+                self.commit_txn(session, 0, TxnOp::CreateSession { timeout_ms }, wall_ms);
+                self.sessions.add(session, timeout_ms, now_ms);
+                self.owners.insert(session, Owner::Member(from));
+            }
+            ToLeader::Reattach { session } => {
+                if self.sessions.touch(session, now_ms) {
+                    self.take_ownership(session, Owner::Member(from));
+                }
+            }
+            ToLeader::Touch(ids) => {
+                for id in ids {
+                    self.sessions.touch(id, now_ms);
+                }
+            }
+        }
+    }
+
+    /// Following: applies a txn the leader committed, answering the client
+    /// here that waits for it, if any.
+    pub fn apply_committed(&mut self, record: TxnRecord, now_ms: i64) {
+        debug_assert_eq!(self.mode, Mode::Following);
+        let txn = record.txn();
+        let session = SessionId(txn.session.0.to_native());
+        let cxid = txn.cxid.to_native();
+        let zxid = Zxid(txn.zxid.0.to_native());
+        let created = match &txn.op {
+            crate::txn::ArchivedTxnOp::CreateSession { timeout_ms } => Some(timeout_ms.to_native()),
+            _ => None,
+        };
+        let closed = matches!(txn.op, crate::txn::ArchivedTxnOp::CloseSession);
+        self.zxid = zxid;
+        self.scratch_events.clear();
+        let result = apply(&mut self.tree, &record, &mut self.scratch_events);
+        self.events
+            .extend(self.scratch_events.drain(..).map(|e| (zxid, e)));
+        self.counters.txns += 1;
+        self.dirty = true;
+        if let Some(timeout_ms) = created {
+            self.sessions.add(session, timeout_ms, now_ms);
+            self.session_changes.push((session, Some(timeout_ms)));
+        }
+        let queue = self.forwarded.get_mut(&session);
+        let answered = match queue.as_ref().and_then(|q| q.front()) {
+            Some(Awaiting::Connect { .. }) => created.is_some(),
+            Some(Awaiting::Write { xid, .. }) => created.is_none() && *xid == cxid,
+            _ => false,
+        };
+        if answered {
+            let queue = queue.expect("checked");
+            let awaiting = queue.pop_front().expect("checked");
+            if queue.is_empty() {
+                self.forwarded.remove(&session);
+            }
+            match awaiting {
+                Awaiting::Connect { conn, timeout_ms } => {
+                    self.owners.insert(session, Owner::Conn(conn));
+                    self.out[conn.shard].connected.push(Connected {
+                        conn: conn.conn,
+                        session,
+                        timeout_ms,
+                        password: session_password(session),
+                        zxid_ahead: false,
+                    });
+                }
+                Awaiting::Write { conn, xid } => {
+                    self.out[conn.shard].replies.push(WriteReply {
+                        conn: conn.conn,
+                        xid,
+                        zxid,
+                        outcome: WriteOutcome::Txn(result),
+                    });
+                }
+                Awaiting::Sync { .. } => unreachable!("only connects and writes match a txn"),
+            }
+        }
+        if closed {
+            self.sessions.remove(session);
+            self.session_changes.push((session, None));
+            if let Some(Owner::Conn(owner)) = self.owners.remove(&session) {
+                self.out[owner.shard].close.push(owner.conn);
+            }
+        }
+    }
+
+    /// Following: the leader ordered a `sync`; answer it (everything before
+    /// it has been applied, since the leader's messages arrive in order).
+    pub fn sync_done(&mut self, session: SessionId, xid: Xid) {
+        let Some(queue) = self.forwarded.get_mut(&session) else {
+            return;
+        };
+        if !matches!(queue.front(), Some(Awaiting::Sync { xid: x, .. }) if *x == xid) {
+            return;
+        }
+        let Some(Awaiting::Sync { conn, xid, path }) = queue.pop_front() else {
+            unreachable!("checked");
+        };
+        if queue.is_empty() {
+            self.forwarded.remove(&session);
+        }
+        self.out[conn.shard].replies.push(WriteReply {
             conn: conn.conn,
             xid,
             zxid: self.zxid,
-            outcome: WriteOutcome::Txn(result),
-        };
-        self.out[conn.shard].replies.push(reply);
-        if closing {
-            self.out[conn.shard].close.push(conn.conn);
+            outcome: WriteOutcome::Sync(path),
+        });
+    }
+
+    /// Messages for the leader gathered since the last call.
+    pub fn take_to_leader(&mut self) -> Vec<ToLeader> {
+        std::mem::take(&mut self.to_leader)
+    }
+
+    /// How this member handles writes now.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Starts leading: from the committed `tree`, with every known session
+    /// given a full timeout from `now_ms` (as ZooKeeper's new leader does).
+    pub fn lead(&mut self, tree: DataTree, now_ms: i64) {
+        self.mode = Mode::Leading;
+        self.zxid = Zxid(tree.last_zxid());
+        self.tree = tree;
+        let timeouts = self.sessions.timeouts();
+        self.sessions.restore(timeouts, now_ms);
+        self.close_clients();
+    }
+
+    /// Starts following from the committed `tree`; every client connection
+    /// here is closed (its session lives on; the client reconnects), as
+    /// ZooKeeper does when a member loses its leader.
+    pub fn follow(&mut self, tree: DataTree) {
+        self.mode = Mode::Following;
+        self.zxid = Zxid(tree.last_zxid());
+        self.tree = tree;
+        self.close_clients();
+    }
+
+    /// Closes every client connection this sequencer knows of and forgets
+    /// what they waited for.
+    fn close_clients(&mut self) {
+        let waiting = self
+            .forwarded
+            .drain()
+            .flat_map(|(_, q)| q.into_iter().map(|a| a.conn()));
+        let owning = self.owners.drain().filter_map(|(_, owner)| match owner {
+            Owner::Conn(conn) => Some(conn),
+            Owner::Member(_) => None,
+        });
+        let conns: std::collections::BTreeSet<(usize, u64)> =
+            waiting.chain(owning).map(|c| (c.shard, c.conn)).collect();
+        for (shard, conn) in conns {
+            self.out[shard].close.push(conn);
         }
+        self.to_leader.clear();
+        self.to_members.clear();
+        self.dirty = true;
     }
 
     /// Assigns the next zxid, applies the txn and records its events; its
@@ -327,12 +656,16 @@ impl Sequencer {
 
     /// Periodic work: expire sessions, reap empty containers and expired TTL nodes.
     pub fn tick(&mut self, now_ms: i64, wall_ms: i64) {
+        if self.mode == Mode::Following {
+            // The leader owns expiry and reaping.
+            return;
+        }
         for id in self.sessions.take_expired(now_ms) {
             tracing::info!(session = %id, "session expired");
             self.commit_txn(id, 0, TxnOp::CloseSession, wall_ms);
             self.sessions.remove(id);
             self.counters.sessions_expired += 1;
-            if let Some(owner) = self.owners.remove(&id) {
+            if let Some(Owner::Conn(owner)) = self.owners.remove(&id) {
                 self.out[owner.shard].close.push(owner.conn);
             }
         }
@@ -406,7 +739,7 @@ impl Sequencer {
             .out
             .iter()
             .any(|o| !o.connected.is_empty() || !o.replies.is_empty() || !o.close.is_empty());
-        if !self.dirty && !any_output && report_round.is_none() {
+        if !self.dirty && !any_output && report_round.is_none() && self.to_members.is_empty() {
             return None;
         }
         self.dirty = false;
@@ -420,6 +753,7 @@ impl Sequencer {
             report_round,
             session_changes: std::mem::take(&mut self.session_changes),
             records: std::mem::take(&mut self.records),
+            to_members: std::mem::take(&mut self.to_members),
         })
     }
 
@@ -492,6 +826,14 @@ impl Sequencer {
     }
 }
 
+/// The path a `sync` echoes back (empty if its body does not decode).
+fn sync_path(body: &Bytes, max: usize) -> String {
+    match decode(OpCode::Sync, body, max) {
+        Ok(Request::Sync(p)) => p.path.to_owned(),
+        _ => String::new(),
+    }
+}
+
 fn decode(
     op: OpCode,
     body: &Bytes,
@@ -499,4 +841,246 @@ fn decode(
 ) -> Result<Request<'_>, crate::proto::jute::DecodeError> {
     let mut reader = Reader::new(body, max);
     Request::decode(op, &mut reader)
+}
+
+#[cfg(test)]
+mod tests {
+    //! A leader and a follower sequencer wired by hand: the follower's
+    //! forwarded requests go to the leader, the leader's records come back
+    //! as commits, and the follower answers its own clients.
+
+    use super::*;
+    use crate::proto::request::{CreateRequest, SetDataRequest};
+    use crate::proto::Acl;
+    use bytes::BytesMut;
+
+    const NOW: i64 = 1_000;
+
+    fn sequencer(server_id: u64) -> Sequencer {
+        let config = Config {
+            server_id,
+            ..Config::default()
+        };
+        let tree = DataTree::new();
+        Sequencer::new(Arc::new(config), tree, &SessionTimeouts::new(), 1, NOW, NOW)
+    }
+
+    fn follower_starts(follower: &mut Sequencer) {
+        follower.follow(DataTree::new());
+        let first = follower.publish(None).expect("the new tree is published");
+        assert!(first.outs[0].close.is_empty());
+    }
+
+    fn conn(n: u64) -> ConnRef {
+        ConnRef { shard: 0, conn: n }
+    }
+
+    /// Runs what the follower forwarded through the leader and commits the
+    /// leader's records (and answers) on the follower; returns the
+    /// follower's output.
+    fn round(leader: &mut Sequencer, follower: &mut Sequencer) -> Publication {
+        for message in follower.take_to_leader() {
+            leader.handle_forwarded(2, message, NOW, NOW);
+        }
+        let published = leader.publish(None).expect("the leader did something");
+        for record in &published.records {
+            follower.apply_committed(record.clone(), NOW);
+        }
+        for (member, answer) in published.to_members {
+            assert_eq!(member, 2);
+            let FromLeader::SyncDone { session, xid, .. } = answer;
+            follower.sync_done(session, xid);
+        }
+        follower.publish(None).expect("the follower answered")
+    }
+
+    fn connect(leader: &mut Sequencer, follower: &mut Sequencer, c: ConnRef) -> SessionId {
+        follower.handle(
+            SeqRequest::Connect {
+                conn: c,
+                session_id: SessionId(0),
+                password: [0; 16],
+                timeout_ms: 10_000,
+                last_zxid_seen: Zxid::ZERO,
+            },
+            NOW,
+            NOW,
+        );
+        assert!(
+            follower.publish(None).is_none(),
+            "no answer before the commit"
+        );
+        let out = round(leader, follower);
+        let connected = out.outs[0].connected[0];
+        assert_eq!(connected.conn, c.conn);
+        assert_eq!(
+            connected.session.0 >> 56,
+            2,
+            "the follower's id is in the session id"
+        );
+        assert_eq!(connected.password, session_password(connected.session));
+        assert!(leader.sessions().get(connected.session).is_some());
+        connected.session
+    }
+
+    fn body(encode: impl FnOnce(&mut BytesMut)) -> Bytes {
+        let mut out = BytesMut::new();
+        encode(&mut out);
+        out.freeze()
+    }
+
+    fn write(
+        follower: &mut Sequencer,
+        c: ConnRef,
+        session: SessionId,
+        xid: Xid,
+        op: OpCode,
+        b: Bytes,
+    ) {
+        follower.handle(
+            SeqRequest::Write {
+                conn: c,
+                session,
+                xid,
+                op,
+                body: b,
+                auth: Arc::from(Vec::new()),
+            },
+            NOW,
+            NOW,
+        );
+    }
+
+    #[test]
+    fn a_follower_forwards_writes_and_answers_from_commits() {
+        let mut leader = sequencer(1);
+        let mut follower = sequencer(2);
+        follower_starts(&mut follower);
+        let c = conn(7);
+        let session = connect(&mut leader, &mut follower, c);
+
+        let create = body(|out| {
+            CreateRequest {
+                path: "/a",
+                data: Bytes::from_static(b"v1"),
+                acl: Acl::open_unsafe(),
+                ..CreateRequest::default()
+            }
+            .encode(out)
+        });
+        let set = body(|out| {
+            SetDataRequest {
+                path: "/a",
+                data: Bytes::from_static(b"v2"),
+                data_null: false,
+                version: 7,
+            }
+            .encode(out)
+        });
+        write(&mut follower, c, session, 1, OpCode::Create, create);
+        write(&mut follower, c, session, 2, OpCode::SetData, set);
+        let sync = body(|out| crate::proto::request::PathOnly { path: "/a" }.encode(out));
+        write(&mut follower, c, session, 3, OpCode::Sync, sync);
+        let out = round(&mut leader, &mut follower);
+        let replies = &out.outs[0].replies;
+        assert_eq!(replies.len(), 3);
+        assert_eq!(replies[0].xid, 1);
+        assert!(matches!(
+            replies[0].outcome,
+            WriteOutcome::Txn(OpResult::Created { .. })
+        ));
+        assert_eq!(replies[1].xid, 2);
+        assert!(
+            matches!(
+                replies[1].outcome,
+                WriteOutcome::Txn(OpResult::Error(ErrorCode::BadVersion))
+            ),
+            "the leader's prep decided: {:?}",
+            replies[1].outcome
+        );
+        assert!(matches!(&replies[2].outcome, WriteOutcome::Sync(p) if p == "/a"));
+        // Both trees agree, txn for txn.
+        assert_eq!(
+            follower.tree().get("/a").expect("created").data.as_ref(),
+            b"v1"
+        );
+        assert_eq!(follower.zxid(), leader.zxid());
+    }
+
+    #[test]
+    fn the_leader_expires_sessions_and_the_follower_closes_their_connections() {
+        let mut leader = sequencer(1);
+        let mut follower = sequencer(2);
+        follower_starts(&mut follower);
+        let c = conn(3);
+        let session = connect(&mut leader, &mut follower, c);
+        follower.tick(NOW + 60_000, NOW + 60_000);
+        assert!(
+            follower.publish(None).is_none(),
+            "a follower never expires sessions"
+        );
+        leader.tick(NOW + 60_000, NOW + 60_000);
+        let published = leader.publish(None).expect("expiry is a txn");
+        assert_eq!(published.records.len(), 1);
+        follower.apply_committed(published.records[0].clone(), NOW);
+        let out = follower.publish(None).expect("closes");
+        assert_eq!(out.outs[0].close, vec![c.conn]);
+        assert!(follower.sessions().get(session).is_none());
+    }
+
+    #[test]
+    fn a_session_taken_over_by_the_leaders_own_client_is_moved_for_the_follower() {
+        let mut leader = sequencer(1);
+        let mut follower = sequencer(2);
+        follower_starts(&mut follower);
+        let c = conn(3);
+        let session = connect(&mut leader, &mut follower, c);
+        // The client reattaches directly on the leader...
+        leader.handle(
+            SeqRequest::Connect {
+                conn: conn(99),
+                session_id: session,
+                password: session_password(session),
+                timeout_ms: 10_000,
+                last_zxid_seen: Zxid::ZERO,
+            },
+            NOW,
+            NOW,
+        );
+        let _ = leader.publish(None);
+        // ...so a write still arriving through the follower is refused.
+        let create = body(|out| {
+            CreateRequest {
+                path: "/b",
+                acl: Acl::open_unsafe(),
+                ..CreateRequest::default()
+            }
+            .encode(out)
+        });
+        write(&mut follower, c, session, 5, OpCode::Create, create);
+        let out = round(&mut leader, &mut follower);
+        assert!(matches!(
+            out.outs[0].replies[0].outcome,
+            WriteOutcome::Txn(OpResult::Error(ErrorCode::SessionMoved))
+        ));
+    }
+
+    #[test]
+    fn losing_the_leader_closes_every_client_and_forgets_their_requests() {
+        let mut leader = sequencer(1);
+        let mut follower = sequencer(2);
+        follower_starts(&mut follower);
+        let c = conn(3);
+        let session = connect(&mut leader, &mut follower, c);
+        let sync = body(|out| crate::proto::request::PathOnly { path: "/" }.encode(out));
+        write(&mut follower, c, session, 9, OpCode::Sync, sync);
+        follower.follow(follower.tree().clone());
+        assert!(follower.take_to_leader().is_empty());
+        let out = follower.publish(None).expect("closes");
+        assert_eq!(out.outs[0].close, vec![c.conn]);
+        assert!(
+            follower.sessions().get(session).is_some(),
+            "the session lives on"
+        );
+    }
 }
