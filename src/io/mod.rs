@@ -23,6 +23,7 @@
 //! EDQUOT from a write or a preallocation is "out of space" (the same batch is
 //! written again later); any other error, and any fsync error, is fail-stop.
 
+pub mod epoch;
 pub mod recover;
 pub mod segment;
 mod sim;
