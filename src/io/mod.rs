@@ -28,6 +28,7 @@ pub mod recover;
 pub mod segment;
 mod sim;
 pub mod snapshot;
+pub mod surgery;
 
 use std::io;
 use std::ops::Deref;

@@ -378,3 +378,102 @@ fn a_zookeeper_data_dir_is_named_and_left_untouched() {
 fn disk_list_is_empty(sim: &SimDisk, dir: &std::path::Path) -> bool {
     sim.list(dir).is_empty()
 }
+
+async fn truncate_then_recover(disk: Disk, dir: PathBuf) {
+    recover(&disk, &dir, &dir, true).await.expect("fresh start");
+    let log_dir = data_subdir(&dir);
+    let mut commit = GroupCommit::new(config(16 << 10), Zxid::ZERO);
+    let mut writer = SegmentWriter::new(
+        disk.clone(),
+        log_dir.clone(),
+        16 << 10,
+        WriteSync::OnFdatasync,
+    );
+    write_log(&mut commit, &mut writer, 1..=300, 7)
+        .await
+        .expect("written");
+    writer.close().await;
+
+    // Mid-segment, then at zero: recovery sees exactly the kept prefix.
+    super::surgery::truncate_log(&disk, &log_dir, Zxid(250))
+        .await
+        .expect("truncated");
+    let recovered = recover(&disk, &dir, &dir, true).await.expect("recovers");
+    assert_eq!(recovered.last_zxid, Zxid(250));
+    assert_eq!(image(&recovered.tree), image(&expected_tree(250)));
+
+    // The log goes on after the cut, in a new segment.
+    let mut commit = GroupCommit::new(config(16 << 10), Zxid(250));
+    let mut writer = SegmentWriter::new(
+        disk.clone(),
+        log_dir.clone(),
+        16 << 10,
+        WriteSync::OnFdatasync,
+    );
+    write_log(&mut commit, &mut writer, 251..=270, 4)
+        .await
+        .expect("written");
+    writer.close().await;
+    let recovered = recover(&disk, &dir, &dir, true).await.expect("recovers");
+    assert_eq!(recovered.last_zxid, Zxid(270));
+    assert_eq!(image(&recovered.tree), image(&expected_tree(270)));
+
+    super::surgery::truncate_log(&disk, &log_dir, Zxid::ZERO)
+        .await
+        .expect("emptied");
+    let recovered = recover(&disk, &dir, &dir, true).await.expect("recovers");
+    assert_eq!(recovered.last_zxid, Zxid::ZERO);
+}
+
+#[test]
+fn truncating_the_log_keeps_exactly_the_prefix_real_disk() {
+    let dir = temp_dir("truncate");
+    run(truncate_then_recover(Disk::Real, dir.clone()));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn truncating_the_log_keeps_exactly_the_prefix_simulated_disk() {
+    run(truncate_then_recover(
+        Disk::Sim(SimDisk::new()),
+        PathBuf::from("/data"),
+    ));
+}
+
+#[test]
+fn an_installed_snapshot_replaces_the_log() {
+    let dir = temp_dir("install");
+    run(async {
+        let disk = Disk::Real;
+        recover(&disk, &dir, &dir, true).await.expect("fresh start");
+        let log_dir = data_subdir(&dir);
+        let mut commit = GroupCommit::new(config(16 << 10), Zxid::ZERO);
+        let mut writer = SegmentWriter::new(
+            disk.clone(),
+            log_dir.clone(),
+            16 << 10,
+            WriteSync::OnFdatasync,
+        );
+        write_log(&mut commit, &mut writer, 1..=300, 7)
+            .await
+            .expect("written");
+        writer.close().await;
+
+        // The leader's image at 100 (a different history than ours past it).
+        let tree = expected_tree(100);
+        let sessions: SessionTimeouts = [(SessionId(9), 6000)].into_iter().collect();
+        let image_bytes: Vec<u8> = crate::log::encode_snapshot(&tree, &sessions, Zxid(100))
+            .flatten()
+            .collect();
+        super::surgery::install_snapshot(&disk, &log_dir, &log_dir, &image_bytes, Zxid(100))
+            .await
+            .expect("installed");
+        let recovered = recover(&disk, &dir, &dir, true).await.expect("recovers");
+        assert_eq!(recovered.snapshot.map(|s| s.zxid), Some(Zxid(100)));
+        assert_eq!(recovered.last_zxid, Zxid(100));
+        assert_eq!(recovered.replayed, 0);
+        assert_eq!(recovered.sessions, sessions);
+        assert_eq!(image(&recovered.tree), image(&tree));
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
