@@ -176,6 +176,9 @@ pub struct Pipeline {
     overflow: VecDeque<TxnRecord>,
     waiting: VecDeque<Publication>,
     mark: DurableMark,
+    /// In an ensemble: the newest zxid ZAB committed. A publication leaves
+    /// once it is both durable here and committed.
+    committed: Option<Zxid>,
     /// The last zxid of the flush most recently begun.
     flushing_up_to: Zxid,
     published: Arc<DataTree>,
@@ -211,6 +214,7 @@ impl Pipeline {
             overflow: VecDeque::new(),
             waiting: VecDeque::new(),
             mark: DurableMark::recovered(recovered),
+            committed: None,
             flushing_up_to: recovered,
             published: tree,
             durable_sessions: sessions,
@@ -221,6 +225,37 @@ impl Pipeline {
             last_snapshot: Zxid::ZERO,
             shards,
             counters: LogCounters::default(),
+        }
+    }
+
+    /// Makes this an ensemble member's pipeline: from now on publications
+    /// also wait for ZAB to commit them ([`Pipeline::committed`]); everything
+    /// through `committed` already is.
+    pub fn gate_on_commit(&mut self, committed: Zxid) {
+        self.committed = Some(committed);
+    }
+
+    /// ZAB committed everything through `zxid`: what is also durable here leaves.
+    pub fn committed(&mut self, zxid: Zxid) -> Option<Released> {
+        let bound = self.committed.get_or_insert(zxid);
+        *bound = (*bound).max(zxid);
+        self.release()
+    }
+
+    /// Appends records that did not come from this member's sequencer (a
+    /// learner's proposals from its leader) to the log.
+    pub fn log_records(&mut self, records: &[TxnRecord]) {
+        for record in records {
+            self.count_for_snapshot(record);
+            self.append(record.clone());
+        }
+    }
+
+    fn count_for_snapshot(&mut self, record: &TxnRecord) {
+        if self.trigger.logged(record.bytes().len() as u64) {
+            self.snapshot_due = true;
+            let random = splitmix64(&mut self.random);
+            self.trigger.reset(random);
         }
     }
 
@@ -257,12 +292,8 @@ impl Pipeline {
     /// it waits for them (or leaves at once if it has none to wait for).
     pub fn submit(&mut self, mut publication: Publication) -> Option<Released> {
         assert_eq!(publication.outs.len(), self.shards);
-        for record in publication.records.drain(..) {
-            if self.trigger.logged(record.bytes().len() as u64) {
-                self.snapshot_due = true;
-                let random = splitmix64(&mut self.random);
-                self.trigger.reset(random);
-            }
+        for record in std::mem::take(&mut publication.records) {
+            self.count_for_snapshot(&record);
             self.append(record);
         }
         match self.waiting.back_mut() {
@@ -336,12 +367,16 @@ impl Pipeline {
 
     /// Merges every publication the mark covers into one commit per shard.
     fn release(&mut self) -> Option<Released> {
-        let covered = |p: &Publication, mark: &DurableMark| p.last_zxid <= mark.zxid();
-        if !self.waiting.front().is_some_and(|p| covered(p, &self.mark)) {
+        let bound = match self.committed {
+            Some(committed) => committed.min(self.mark.zxid()),
+            None => self.mark.zxid(),
+        };
+        let covered = |p: &Publication| p.last_zxid <= bound;
+        if !self.waiting.front().is_some_and(covered) {
             return None;
         }
         let mut first = self.waiting.pop_front().expect("checked");
-        while self.waiting.front().is_some_and(|p| covered(p, &self.mark)) {
+        while self.waiting.front().is_some_and(covered) {
             let next = self.waiting.pop_front().expect("checked");
             merge(&mut first, next);
         }
