@@ -54,6 +54,28 @@ pub struct Reports {
     sequencer: Mutex<SequencerReport>,
     connections: Mutex<(u32, HashMap<IpAddr, u32>)>,
     acked_zxid: Arc<AtomicI64>,
+    role: Mutex<RoleReport>,
+}
+
+/// This server's part in an ensemble, as the four-letter words show it.
+#[derive(Clone, Debug)]
+pub struct RoleReport {
+    /// Whether it serves clients (an established leader, a synced learner, or standalone).
+    pub serving: bool,
+    /// `standalone`, `leader`, `follower` or `observer`.
+    pub mode: &'static str,
+    /// Ensemble facts; `None` standalone.
+    pub quorum: Option<crate::admin::QuorumSnapshot>,
+}
+
+impl Default for RoleReport {
+    fn default() -> Self {
+        RoleReport {
+            serving: true,
+            mode: "standalone",
+            quorum: None,
+        }
+    }
 }
 
 impl Reports {
@@ -68,7 +90,19 @@ impl Reports {
             sequencer: Mutex::new(SequencerReport::default()),
             connections: Mutex::new((0, HashMap::new())),
             acked_zxid: Arc::new(AtomicI64::new(0)),
+            role: Mutex::new(RoleReport::default()),
         }
+    }
+
+    /// Records this server's role (an ensemble member's sequencer does, on
+    /// every change).
+    pub fn set_role(&self, role: RoleReport) {
+        *self.role.lock().expect("not poisoned") = role;
+    }
+
+    /// This server's role as last recorded.
+    pub fn role(&self) -> RoleReport {
+        self.role.lock().expect("not poisoned").clone()
     }
 
     /// The highest zxid acknowledged to any client, shared by every shard.
@@ -231,6 +265,10 @@ impl Reports {
             extra_metrics: log_metrics(&seq.log),
             ..ServerSnapshot::default()
         };
+        let role = self.role();
+        snap.serving = role.serving;
+        snap.mode = role.mode;
+        snap.quorum = role.quorum;
         let (mut min, mut max, mut sum, mut count) = (i64::MAX, 0, 0, 0u64);
         for shard in &self.shards {
             let report = shard.lock().expect("not poisoned").clone();

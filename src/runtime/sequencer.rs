@@ -480,10 +480,10 @@ impl Sequencer {
         }
     }
 
-    /// Following: applies a txn the leader committed, answering the client
-    /// here that waits for it, if any.
+    /// Applies a txn the ensemble committed that this sequencer did not
+    /// sequence itself (a follower's commits, a new leader's inherited
+    /// history), answering the client here that waits for it, if any.
     pub fn apply_committed(&mut self, record: TxnRecord, now_ms: i64) {
-        debug_assert_eq!(self.mode, Mode::Following);
         let txn = record.txn();
         let session = SessionId(txn.session.0.to_native());
         let cxid = txn.cxid.to_native();
@@ -580,25 +580,50 @@ impl Sequencer {
         self.mode
     }
 
-    /// Starts leading: from the committed `tree`, with every known session
-    /// given a full timeout from `now_ms` (as ZooKeeper's new leader does).
-    pub fn lead(&mut self, tree: DataTree, now_ms: i64) {
+    /// Starts leading an established epoch: the tree holds every committed
+    /// txn, the next zxid assigned is `next_zxid`, and every known session
+    /// gets a full timeout from `now_ms` (as ZooKeeper's new leader does).
+    /// Clients of this member were closed when it stopped serving.
+    pub fn lead(&mut self, next_zxid: Zxid, now_ms: i64) {
+        assert!(
+            next_zxid.0 > self.tree.last_zxid(),
+            "a new epoch numbers after the history"
+        );
         self.mode = Mode::Leading;
-        self.zxid = Zxid(tree.last_zxid());
-        self.tree = tree;
+        self.zxid = Zxid(next_zxid.0 - 1);
         let timeouts = self.sessions.timeouts();
         self.sessions.restore(timeouts, now_ms);
-        self.close_clients();
+        self.owners
+            .retain(|_, owner| matches!(owner, Owner::Conn(_)));
     }
 
-    /// Starts following from the committed `tree`; every client connection
-    /// here is closed (its session lives on; the client reconnects), as
-    /// ZooKeeper does when a member loses its leader.
-    pub fn follow(&mut self, tree: DataTree) {
+    /// Stops serving (election, sync, or leadership lost): the tree goes back
+    /// to the committed `tree` (a leader drops what it sequenced but never
+    /// committed) and every client connection here is closed; sessions live
+    /// on and their clients reconnect, here or elsewhere.
+    pub fn stop_serving(&mut self, tree: DataTree) {
         self.mode = Mode::Following;
         self.zxid = Zxid(tree.last_zxid());
         self.tree = tree;
+        self.records.clear();
+        self.events.clear();
+        self.session_changes.clear();
         self.close_clients();
+    }
+
+    /// While not serving: turns a client away as ZooKeeper does when its
+    /// server is not running (the connection closes without an answer, and
+    /// the client tries another member).
+    pub fn refuse_not_serving(&mut self, request: SeqRequest, now_ms: i64, wall_ms: i64) {
+        match request {
+            SeqRequest::Connect { conn, .. } | SeqRequest::Write { conn, .. } => {
+                self.out[conn.shard].close.push(conn.conn);
+            }
+            other @ (SeqRequest::Report | SeqRequest::Disconnected { .. }) => {
+                self.handle(other, now_ms, wall_ms)
+            }
+            SeqRequest::Touch(_) => {}
+        }
     }
 
     /// Closes every client connection this sequencer knows of and forgets
@@ -866,7 +891,7 @@ mod tests {
     }
 
     fn follower_starts(follower: &mut Sequencer) {
-        follower.follow(DataTree::new());
+        follower.stop_serving(DataTree::new());
         let first = follower.publish(None).expect("the new tree is published");
         assert!(first.outs[0].close.is_empty());
     }
@@ -1074,7 +1099,7 @@ mod tests {
         let session = connect(&mut leader, &mut follower, c);
         let sync = body(|out| crate::proto::request::PathOnly { path: "/" }.encode(out));
         write(&mut follower, c, session, 9, OpCode::Sync, sync);
-        follower.follow(follower.tree().clone());
+        follower.stop_serving(follower.tree().clone());
         assert!(follower.take_to_leader().is_empty());
         let out = follower.publish(None).expect("closes");
         assert_eq!(out.outs[0].close, vec![c.conn]);
