@@ -16,6 +16,7 @@ use crate::log::{
     LogChain, RecoveryError, Repair, SegmentName, SessionTimeouts, SnapshotError, SnapshotName,
 };
 use crate::tree::DataTree;
+use crate::txn::TxnRecord;
 use crate::types::Zxid;
 
 /// What recovery rebuilt.
@@ -27,6 +28,9 @@ pub struct Recovered {
     pub sessions: SessionTimeouts,
     /// The last durable txn's zxid (0 for an empty data directory).
     pub last_zxid: Zxid,
+    /// The newest records replayed from the log, oldest first (at most
+    /// [`RECOVERED_TAIL_MAX`]): an ensemble member's window for syncing others.
+    pub tail: Vec<TxnRecord>,
     /// The snapshot recovery started from.
     pub snapshot: Option<SnapshotName>,
     /// Log segments read.
@@ -48,6 +52,9 @@ pub struct Recovered {
     /// Of which reading, scanning and replaying the log.
     pub log: Duration,
 }
+
+/// Records [`Recovered::tail`] keeps at most (ZooKeeper's `commitLogCount`).
+pub const RECOVERED_TAIL_MAX: usize = 500;
 
 /// Why the server cannot start from its data directories.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +133,7 @@ pub async fn recover(
         tree: DataTree::new(),
         sessions: SessionTimeouts::new(),
         last_zxid: Zxid::ZERO,
+        tail: Vec::new(),
         snapshot: plan.snapshot,
         segments_read: 0,
         replayed: 0,
@@ -155,6 +163,15 @@ pub async fn recover(
                 .iter()
                 .map(|r| &r.record),
         );
+        let replayed = &scan.records[verdict.replay_from..];
+        let keep = replayed.len().min(RECOVERED_TAIL_MAX);
+        recovered.tail.extend(
+            replayed[replayed.len() - keep..]
+                .iter()
+                .map(|r| r.record.clone()),
+        );
+        let excess = recovered.tail.len().saturating_sub(RECOVERED_TAIL_MAX);
+        recovered.tail.drain(..excess);
         recovered.segments_read += 1;
         match verdict.repair {
             Repair::Keep => {}

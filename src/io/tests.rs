@@ -113,6 +113,16 @@ async fn write_then_recover(disk: Disk, dir: PathBuf, sync: WriteSync) {
     let recovered = recover(&disk, &dir, &dir, true).await.expect("recovers");
     assert_eq!(recovered.last_zxid, Zxid(300));
     assert_eq!(recovered.replayed, 300);
+    let tail: Vec<Zxid> = recovered
+        .tail
+        .iter()
+        .map(|r| Zxid(r.txn().zxid.0.to_native()))
+        .collect();
+    assert_eq!(
+        tail,
+        (1..=300).map(Zxid).collect::<Vec<_>>(),
+        "the whole log is the tail"
+    );
     assert_eq!(image(&recovered.tree), image(&expected_tree(300)));
 
     // A snapshot at 300, then more log after it in a new segment.

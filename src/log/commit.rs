@@ -337,6 +337,11 @@ impl<T> GroupCommit<T> {
         }
     }
 
+    /// The policy this log was made with.
+    pub fn config(&self) -> &CommitConfig {
+        &self.config
+    }
+
     /// The last zxid appended (durable or not).
     pub fn appended_zxid(&self) -> Zxid {
         self.appended

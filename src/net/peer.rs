@@ -159,14 +159,25 @@ impl PeerLinks {
 
     /// Queues `payload` for `peer`; false if there is no link to it (dropped).
     pub fn send(&self, peer: u64, payload: &[u8]) -> bool {
+        self.send_parts(peer, None, &[payload])
+    }
+
+    /// Queues one frame made of `parts` for `peer`, only on link `link` if
+    /// given; false if that link is gone (dropped).
+    pub fn send_parts(&self, peer: u64, link: Option<u64>, parts: &[&[u8]]) -> bool {
         let mut inner = self.inner.borrow_mut();
-        let Some(link) = inner.peers.get_mut(&peer).and_then(|s| s.link.as_mut()) else {
+        let Some(current) = inner.peers.get_mut(&peer).and_then(|s| s.link.as_mut()) else {
             return false;
         };
+        if link.is_some_and(|l| l != current.number) {
+            return false;
+        }
+        let link = current;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         if link.closing {
             return false;
         }
-        if link.outbox.len() + payload.len() + 4 > OUTBOX_MAX_BYTES {
+        if link.outbox.len() + len + 4 > OUTBOX_MAX_BYTES {
             tracing::warn!(
                 peer,
                 queued = link.outbox.len(),
@@ -176,18 +187,23 @@ impl PeerLinks {
             link.writer_bell.ring();
             return false;
         }
-        link.outbox.put_u32(payload.len() as u32);
-        link.outbox.extend_from_slice(payload);
+        link.outbox.put_u32(len as u32);
+        for part in parts {
+            link.outbox.extend_from_slice(part);
+        }
         link.writer_bell.ring();
         true
     }
 
-    /// Closes the current link to `peer`, if any (the dialer side redials).
-    pub fn disconnect(&self, peer: u64) {
+    /// Closes the link to `peer` (only link `link`, if given; the dialer
+    /// side redials).
+    pub fn disconnect(&self, peer: u64, link: Option<u64>) {
         let mut inner = self.inner.borrow_mut();
-        if let Some(link) = inner.peers.get_mut(&peer).and_then(|s| s.link.as_mut()) {
-            link.closing = true;
-            link.writer_bell.ring();
+        if let Some(current) = inner.peers.get_mut(&peer).and_then(|s| s.link.as_mut()) {
+            if link.is_none_or(|l| l == current.number) {
+                current.closing = true;
+                current.writer_bell.ring();
+            }
         }
     }
 

@@ -46,9 +46,9 @@ impl DurableMark {
     }
 
     /// A completed flush.
-    fn flushed(durable: Durable<Zxid>) -> DurableMark {
+    fn flushed(durable: &Durable<Zxid>) -> DurableMark {
         DurableMark {
-            zxid: durable.into_value(),
+            zxid: *durable.value(),
         }
     }
 
@@ -339,7 +339,8 @@ impl Pipeline {
         self.commit.has_unflushed()
     }
 
-    /// Reports how a flush went; on success, the publications it covers leave.
+    /// Reports how a flush went; on success, the publications it covers leave,
+    /// and the proof of durability is handed back (for an ensemble's ZAB core).
     pub fn flush_done(
         &mut self,
         ticket: FlushTicket,
@@ -347,22 +348,47 @@ impl Pipeline {
         flush_bytes: usize,
         flush_txns: usize,
         sync_us: u64,
-    ) -> Result<Option<Released>, LogFailed> {
+    ) -> Result<(Option<Released>, Option<Durable<Zxid>>), LogFailed> {
         match self.commit.flush_done(ticket, outcome)? {
             FlushDone::Durable { zxid, released } => {
                 debug_assert_eq!(released.len(), flush_txns);
-                self.mark = DurableMark::flushed(zxid);
+                self.mark = DurableMark::flushed(&zxid);
                 self.counters.flushes += 1;
                 self.counters.txns += flush_txns as u64;
                 self.counters.bytes += flush_bytes as u64;
                 self.counters.record_sync(sync_us);
-                Ok(self.release())
+                Ok((self.release(), Some(zxid)))
             }
             FlushDone::Retry => {
                 self.counters.no_space += 1;
-                Ok(None)
+                Ok((None, None))
             }
         }
+    }
+
+    /// Starts the log afresh after `zxid` (a truncation or an installed
+    /// snapshot replaced it): nothing may be unflushed or in flight. `tree`
+    /// and `sessions` are the state at `zxid`, now published.
+    pub fn reset_log(&mut self, zxid: Zxid, tree: Arc<DataTree>, sessions: SessionTimeouts) {
+        assert!(!self.commit.has_unflushed() && self.overflow.is_empty());
+        self.commit = GroupCommit::new(*self.commit.config(), zxid);
+        self.mark = DurableMark::recovered(zxid);
+        self.flushing_up_to = zxid;
+        self.waiting.clear();
+        self.published = tree;
+        self.durable_sessions = sessions;
+        self.last_snapshot = self.last_snapshot.min(zxid);
+    }
+
+    /// Drops every publication not yet released: a leader that lost its
+    /// quorum never answers what it sequenced but did not commit.
+    pub fn abandon_unreleased(&mut self) {
+        self.waiting.clear();
+    }
+
+    /// The sessions live at the published tree.
+    pub fn durable_sessions(&self) -> &SessionTimeouts {
+        &self.durable_sessions
     }
 
     /// Merges every publication the mark covers into one commit per shard.

@@ -326,13 +326,14 @@ fn step(
     let done = slot.borrow_mut().done.take();
     if let Some(done) = done {
         state.flushing = false;
-        released.extend(pipeline.flush_done(
+        let (done_released, _durable) = pipeline.flush_done(
             done.ticket,
             done.outcome,
             done.bytes,
             done.txns,
             done.sync_us,
-        )?);
+        )?;
+        released.extend(done_released);
         if pipeline.status() == LogStatus::OutOfSpace {
             state.retry_at_ms = now_ms + NO_SPACE_RETRY_MS;
         }
