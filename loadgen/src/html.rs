@@ -522,10 +522,13 @@ fn step_section(out: &mut String, report: &Report, several: bool, first: bool) {
 
 fn spectrum_chart(report: &Report) -> Chart {
     let mut series = vec![Series::new(
-        &format!(
-            "{} (headline)",
-            report.params.step.headline.map_or("all", |k| k.name())
-        ),
+        &report
+            .params
+            .step
+            .headline
+            .map_or("all operations".to_owned(), |k| {
+                format!("{} (headline)", k.name())
+            }),
         PALETTE[0],
         spectrum(&report.all.latency_ns),
     )];

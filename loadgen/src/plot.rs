@@ -207,7 +207,7 @@ fn range(scale: Scale, values: impl Iterator<Item = f64>) -> (f64, f64) {
             let (lo, hi) = (lo.floor(), hi.ceil());
             (lo, if hi <= lo { lo + 1.0 } else { hi })
         }
-        Scale::Percentile => (0.0, hi.ceil().clamp(1.0, PERCENTILE_NINES_MAX)),
+        Scale::Percentile => (0.0, hi.clamp(1.0, PERCENTILE_NINES_MAX)),
     }
 }
 
@@ -261,7 +261,7 @@ fn ticks(axis: &Axis, lo: f64, hi: f64) -> Vec<(f64, String)> {
             }
             out
         }
-        Scale::Percentile => (0..=hi as i32)
+        Scale::Percentile => (0..=(hi + 1e-9) as i32)
             .map(|n| {
                 let text = match n {
                     0 => "0%".to_owned(),
@@ -434,9 +434,15 @@ impl Chart {
         }
         for (v, text) in ticks(&self.x, xm.lo, xm.hi) {
             let x = xm.px(v);
+            // A label at the right edge would be cut: it ends there instead.
+            let anchor = if x > WIDTH - right - 24.0 {
+                "end"
+            } else {
+                "middle"
+            };
             let _ = write!(
                 s,
-                r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{top}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{top}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
                 HEIGHT - bottom,
                 HEIGHT - bottom + 16.0,
                 esc(&text)

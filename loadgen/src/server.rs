@@ -207,7 +207,12 @@ impl ServerFacts {
                 out.push((label, v));
             }
         };
-        put("server", self.version.clone());
+        put(
+            "server",
+            self.version
+                .as_ref()
+                .map(|v| v.split(',').next().unwrap_or(v).trim().to_owned()),
+        );
         put("mode", self.state.clone());
         put("txns", self.txns.map(|v| v.to_string()));
         put("fsyncs", self.fsyncs.map(|v| v.to_string()));
