@@ -246,6 +246,12 @@ pub fn json(workload: &str, a: &str, b: &str, rounds: &[Round]) -> Value {
                     .map(|r| side(r).server.as_ref().map_or(Value::Null, |s| s.json()))
                     .collect::<Vec<_>>()
             };
+            let flags = |f: fn(&Report) -> bool| {
+                json!({
+                    "a_runs": rounds.iter().map(|r| f(&r.a[step])).collect::<Vec<_>>(),
+                    "b_runs": rounds.iter().map(|r| f(&r.b[step])).collect::<Vec<_>>(),
+                })
+            };
             let first = &rounds[0].a[step];
             json!({
                 "label": first.params.step.label(),
@@ -253,8 +259,11 @@ pub fn json(workload: &str, a: &str, b: &str, rounds: &[Round]) -> Value {
                 "sessions": first.params.step.sessions,
                 "depth": first.params.step.depth,
                 "rate": first.params.step.rate,
+                "headline_op": first.params.step.headline.map(|k| k.name()),
                 "metrics": metrics,
                 "server": { "a_runs": server(&|r| &r.a[step]), "b_runs": server(&|r| &r.b[step]) },
+                "clean": flags(Report::clean),
+                "generator_behind": flags(Report::generator_behind),
             })
         })
         .collect();
