@@ -17,9 +17,17 @@
 # html/<name>.html (its report) and meta.json (host, versions, settings).
 # Knobs (environment): ROUNDS=3 DURATION=4 WARMUP=1, WORKLOADS="read write ..."
 # (default: all), DATA_DIR (default: a new directory under /var/tmp; both
-# servers' data go there, so on one disk), NO_BUILD=1, CEILING=0, OPEN_LOOP=0,
-# GENERATE=0 (do not touch RESULTS.md). Ports are picked at random among the
-# free ones in 20000-40000. Every process this script starts, it stops, by pid.
+# servers' data go there, so on one disk; the default one is removed at the
+# end unless KEEP_DATA=1), NO_BUILD=1, CEILING=0, OPEN_LOOP=0, GENERATE=0 (do not touch
+# RESULTS.md). Ports are picked at random among the free ones in 20000-40000.
+# Every process this script starts, it stops, by pid. Before each workload
+# both servers must complete a few writes (a server that stopped answering
+# writes ends the sweep with a message instead of hanging it); each compare is
+# bounded by COMPARE_TIME_MAX seconds (default 1200).
+#
+# Disk: the servers keep every log segment (no purge, as ZooKeeper's
+# default), several GiB per sweep; DISK_FREE_MIN_GIB (default 15) must be
+# free on DATA_DIR's filesystem at the start.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +39,16 @@ DURATION=${DURATION:-4}
 WARMUP=${WARMUP:-1}
 ALL_WORKLOADS="read write rw-sweep create mixed sync-create durability-floor bulk-load multi-write multi-read latency-profile watch-fanout session-churn large"
 WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
-DATA_DIR=${DATA_DIR:-$(mktemp -d /var/tmp/ck-side-by-side.XXXXXX)}
+if [[ -z ${DATA_DIR:-} ]]; then
+    DATA_DIR=$(mktemp -d /var/tmp/ck-side-by-side.XXXXXX)
+    DATA_DIR_OURS=1
+fi
+COMPARE_TIME_MAX=${COMPARE_TIME_MAX:-1200}
+free_gib=$(df -P -BG "$DATA_DIR" | awk 'NR == 2 {print int($4)}')
+if ((free_gib < ${DISK_FREE_MIN_GIB:-15})); then
+    echo "side-by-side: only ${free_gib} GiB free under $DATA_DIR (DISK_FREE_MIN_GIB=${DISK_FREE_MIN_GIB:-15})" >&2
+    exit 1
+fi
 
 # Options beyond the defaults, so that the sweep fits in ~20 minutes: fewer
 # sweep points, fewer counted operations. Everything else is the workload's own.
@@ -71,6 +88,12 @@ stop_all() {
     stop_pid "$NULL_PID"
     if [[ -f $ZK_DIR/pid ]]; then "$ROOT/tuning/zookeeper.sh" stop "$ZK_DIR" || true; fi
     CK_PID= NULL_PID=
+    if [[ ${DATA_DIR_OURS:-0} == 1 && ${KEEP_DATA:-0} != 1 && -d $DATA_DIR ]]; then
+        # Keep the servers' logs beside the results; the data goes.
+        cp "$DATA_DIR/corekeeper/server.log" "$OUT/corekeeper-server.log" 2>/dev/null || true
+        cp "$ZK_DIR/zookeeper.log" "$OUT/zookeeper-server.log" 2>/dev/null || true
+        rm -rf "$DATA_DIR"
+    fi
 }
 trap stop_all EXIT
 load1() { cut -d' ' -f1 /proc/loadavg; }
@@ -136,6 +159,23 @@ for target in "$ZK" "$CKA"; do
     "$LG" run --target "$target" --workload mixed --duration 5 --warmup 0 --quiet >/dev/null 2>&1 || true
 done
 
+# Whether the server at $1 completes a few synchronous writes within 30 s.
+writes_ok() {
+    timeout 30 "$LG" run --target "$1" --workload write --sessions 1 --depth 1 --ops 20 \
+        --quiet --no-server-facts >/dev/null 2>&1
+}
+check_servers() {
+    local name target
+    for pair in "zookeeper=$ZK" "corekeeper=$CKA"; do
+        name=${pair%%=*} target=${pair#*=}
+        if ! writes_ok "$target"; then
+            echo "side-by-side: $name ($target) no longer completes writes; stopping the sweep" >&2
+            echo "side-by-side: its log: $OUT/$name-server.log" >&2
+            exit 1
+        fi
+    done
+}
+
 # compare_one NAME A_NAME A B_NAME B loadgen-options...
 compare_one() {
     local name=$1 a_name=$2 a=$3 b_name=$4 b=$5
@@ -146,7 +186,7 @@ compare_one() {
     local before t0=$SECONDS status=0
     before=$(load1)
     echo "side-by-side: $name (load $before): ${cmd[*]#"$ROOT/"}" >&2
-    "${cmd[@]}" >"$OUT/$name.txt" 2>"$OUT/$name.err" || status=$?
+    timeout "$COMPARE_TIME_MAX" "${cmd[@]}" >"$OUT/$name.txt" 2>"$OUT/$name.err" || status=$?
     tail -n1 "$OUT/$name.txt" | jq -c --arg before "$before" --arg after "$(load1)" \
         --arg cmd "corekeeper-loadgen ${cmd[*]:1}" --argjson status "$status" \
         --argjson seconds $((SECONDS - t0)) \
@@ -157,6 +197,7 @@ compare_one() {
 }
 
 for w in $WORKLOADS; do
+    check_servers
     # shellcheck disable=SC2086
     compare_one "$w" zookeeper "$ZK" corekeeper "$CKA" --workload "$w" ${OPTIONS[$w]:-}
 done
@@ -176,6 +217,7 @@ fi
 if [[ ${OPEN_LOOP:-1} == 1 ]]; then
     for w in write read; do
         [[ -f $OUT/$w.json ]] || continue
+        check_servers
         rate=$(jq '.steps[0].metrics.ops_per_sec.a * 0.8 | floor' "$OUT/$w.json")
         compare_one "open-loop-$w" zookeeper "$ZK" corekeeper "$CKA" --workload "$w" --rate "$rate"
     done
@@ -187,4 +229,4 @@ jq --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '.load_at_end = ($load | split(
 if [[ ${GENERATE:-1} == 1 ]]; then
     python3 "$ROOT/tuning/gen-results.py" "$OUT" "${RESULTS_MD:-$ROOT/tuning/RESULTS.md}"
 fi
-echo "side-by-side: results in $OUT; data in $DATA_DIR (remove it when done)" >&2
+echo "side-by-side: results in $OUT" >&2
