@@ -181,8 +181,10 @@ def section(out):
         f"{' (with uncommitted changes)' if meta.get('commit_dirty') else ''}, by "
         f"`tuning/side-by-side.sh` (medians of {meta.get('rounds', '?')} interleaved rounds, "
         f"ZooKeeper then corekeeper in each, {meta.get('duration_s', '?')} s windows after "
-        f"{meta.get('warmup_s', '?')} s warm-up, one server loaded at a time). Raw JSON, "
-        f"tables and one HTML report per workload: [`{rel}/`]({rel}/)."
+        f"{meta.get('warmup_s', '?')} s warm-up, one server loaded at a time). Raw JSON and "
+        f"tables per workload: [`{rel}/`]({rel}/); the script also writes an HTML report per "
+        f"workload into `html/` (git keeps two: [read]({rel}/html/read.html), "
+        f"[write]({rel}/html/write.html))."
     )
     lines += ["", "### The goals of issue 3, where we stand", ""]
     lines.append(table(["goal", "measured", "verdict"], goals(out), ["---", "---", "---"]))
