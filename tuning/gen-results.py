@@ -156,7 +156,9 @@ def workload_rows(out):
                 pair("p999_us", us),
                 pair("txns_per_fsync", lambda v: num(v, 1)),
                 pair("server_cpu_cores", lambda v: num(v, 2)),
-                (", ".join(notes) or "clean") + (f"; load {doc.get('load_before', 0):.1f}" if i == 0 else ""),
+                (", ".join(notes) or "clean")
+                + (f"; load {doc.get('load_before', 0):.1f}" if i == 0 else "")
+                + ("; re-run" if i == 0 and doc.get("rerun") else ""),
             ])
     return rows
 
@@ -186,6 +188,13 @@ def section(out):
         f"workload into `html/` (git keeps two: [read]({rel}/html/read.html), "
         f"[write]({rel}/html/write.html))."
     )
+    reruns = []
+    for name in WORKLOADS + ["ceiling-read", "ceiling-write", "open-loop-write", "open-loop-read"]:
+        doc = load(out, name)
+        if doc and doc.get("rerun"):
+            reruns.append(f"`{name}` ({doc.get('run_utc', '?')}, load {doc.get('load_before', 0):.1f})")
+    if reruns:
+        lines += ["", "Re-run later (`APPEND=1`), replacing the sweep's rows: " + ", ".join(reruns) + "."]
     lines += ["", "### The goals of issue 3, where we stand", ""]
     lines.append(table(["goal", "measured", "verdict"], goals(out), ["---", "---", "---"]))
     lines += ["", "### Machine and servers", ""]

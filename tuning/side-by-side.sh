@@ -16,6 +16,7 @@
 # average before and after and the exact command), <name>.txt (its table),
 # html/<name>.html (its report) and meta.json (host, versions, settings).
 # Knobs (environment): ROUNDS=3 DURATION=4 WARMUP=1, WORKLOADS="read write ..."
+# (with APPEND=1: re-run those into an existing OUT_DIR)
 # (default: all), DATA_DIR (default: a new directory under /var/tmp; both
 # servers' data go there, so on one disk; the default one is removed at the
 # end unless KEEP_DATA=1), NO_BUILD=1, CEILING=0, OPEN_LOOP=0, GENERATE=0 (do not touch
@@ -118,7 +119,14 @@ ZK=127.0.0.1:$ZK_PORT
 CKA=127.0.0.1:$CK_PORT
 echo "side-by-side: corekeeper $CKA (pid $CK_PID), ZooKeeper $ZK (pid $ZK_PID), data in $DATA_DIR" >&2
 
-python3 - "$OUT/meta.json" <<EOF
+# APPEND=1 re-runs some workloads into an existing OUT_DIR: their rows are
+# replaced and marked as re-run; the sweep's meta.json stays, this run's goes
+# to meta-<time>.json.
+META=$OUT/meta.json
+if [[ ${APPEND:-0} == 1 && -f $META ]]; then
+    META=$OUT/meta-$(date -u +%Y%m%dT%H%M).json
+fi
+python3 - "$META" <<EOF
 import json, os, subprocess, sys, time
 def sh(cmd):
     try:
@@ -189,9 +197,10 @@ compare_one() {
     timeout "$COMPARE_TIME_MAX" "${cmd[@]}" >"$OUT/$name.txt" 2>"$OUT/$name.err" || status=$?
     tail -n1 "$OUT/$name.txt" | jq -c --arg before "$before" --arg after "$(load1)" \
         --arg cmd "corekeeper-loadgen ${cmd[*]:1}" --argjson status "$status" \
-        --argjson seconds $((SECONDS - t0)) \
+        --argjson seconds $((SECONDS - t0)) --arg utc "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+        --argjson rerun "$([[ ${APPEND:-0} == 1 ]] && echo true || echo false)" \
         '. + {load_before: ($before|tonumber), load_after: ($after|tonumber), command: $cmd,
-              exit_status: $status, wall_s: $seconds}' >"$OUT/$name.json" ||
+              exit_status: $status, wall_s: $seconds, run_utc: $utc, rerun: $rerun}' >"$OUT/$name.json" ||
         echo "side-by-side: $name printed no JSON (exit $status); see $OUT/$name.err" >&2
     sed -n '/^compare /,$p' "$OUT/$name.txt" | grep -v '^{' >&2 || true
 }
@@ -225,7 +234,7 @@ fi
 
 stop_all
 jq --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '.load_at_end = ($load | split(" "))' \
-    "$OUT/meta.json" >"$OUT/meta.json.tmp" && mv "$OUT/meta.json.tmp" "$OUT/meta.json"
+    "$META" >"$META.tmp" && mv "$META.tmp" "$META"
 if [[ ${GENERATE:-1} == 1 ]]; then
     python3 "$ROOT/tuning/gen-results.py" "$OUT" "${RESULTS_MD:-$ROOT/tuning/RESULTS.md}"
 fi

@@ -37,7 +37,7 @@ const PICKS: [Pick; 4] = [
 ];
 
 /// Points per decade of the percentile spectrum.
-const SPECTRUM_POINTS_PER_NINE: u32 = 40;
+const SPECTRUM_POINTS_PER_NINE: u32 = 25;
 
 /// Latency charts switch to a log scale when their largest value is this many
 /// times their smallest.

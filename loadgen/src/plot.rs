@@ -15,7 +15,7 @@ const HEIGHT: f64 = 280.0;
 /// Margins around the plot area: left, right, top, bottom.
 const MARGIN: (f64, f64, f64, f64) = (70.0, 18.0, 12.0, 42.0);
 /// Series up to this many points get a hover title per point.
-const HOVER_POINTS_MAX: usize = 400;
+const HOVER_POINTS_MAX: usize = 150;
 /// Deepest percentile the percentile axis shows: 99.9999%.
 pub const PERCENTILE_NINES_MAX: f64 = 6.0;
 
