@@ -81,6 +81,11 @@ def clean(step):
     return all(runs) if runs else metric(step, "errors_total", "a") == 0
 
 
+def when(doc):
+    """How a goal row says it came from a re-run."""
+    return f"; re-run {doc.get('run_utc', '?')}, load {doc.get('load_before', 0):.1f}" if doc.get("rerun") else f"; load {doc.get('load_before', 0):.1f}"
+
+
 def goals(out):
     rows = []
     read, write = load(out, "read"), load(out, "write")
@@ -90,7 +95,7 @@ def goals(out):
             r = s["metrics"]["ops_per_sec"]["ratio_b_over_a"]
             rows.append((
                 f"{name} throughput ≥ 5× ZooKeeper's",
-                f"{ratio(r)} ({num(metric(s, 'ops_per_sec', 'b'))} vs {num(metric(s, 'ops_per_sec', 'a'))} ops/s, 64 sessions × 8)",
+                f"{ratio(r)} ({num(metric(s, 'ops_per_sec', 'b'))} vs {num(metric(s, 'ops_per_sec', 'a'))} ops/s, 64 sessions × 8{when(doc)})",
                 "met" if r and r >= 5 else "**not met**",
             ))
     for w in ("write", "read"):
@@ -105,7 +110,7 @@ def goals(out):
             verdict += " (generator behind schedule: latencies include its delay)"
         rows.append((
             f"p99.9 at 80% of ZooKeeper's saturation ({w}) ≤ 1/10 of ZooKeeper's",
-            f"{ratio(r)}: corekeeper {us(metric(s, 'p999_us', 'b'))} vs ZooKeeper {us(metric(s, 'p999_us', 'a'))} at {num(s.get('rate'))} ops/s open loop",
+            f"{ratio(r)}: corekeeper {us(metric(s, 'p999_us', 'b'))} vs ZooKeeper {us(metric(s, 'p999_us', 'a'))} at {num(s.get('rate'))} ops/s open loop{when(doc)}",
             verdict,
         ))
     doc = load(out, "ceiling-read")
@@ -114,7 +119,7 @@ def goals(out):
         r = s["metrics"]["ops_per_sec"]["ratio_b_over_a"]
         rows.append((
             "read throughput ≥ 80% of the null server's",
-            f"{r * 100:.0f}% ({num(metric(s, 'ops_per_sec', 'b'))} vs {num(metric(s, 'ops_per_sec', 'a'))} ops/s)" if r else "-",
+            f"{r * 100:.0f}% ({num(metric(s, 'ops_per_sec', 'b'))} vs {num(metric(s, 'ops_per_sec', 'a'))} ops/s{when(doc)})" if r else "-",
             "met" if r and r >= 0.8 else "**not met**",
         ))
     doc = load(out, "ceiling-write")
