@@ -83,6 +83,14 @@ pub struct CompareArgs {
     #[arg(long)]
     pub b: String,
 
+    /// A name for server A in the report (e.g. zookeeper) [default: A].
+    #[arg(long, default_value = "A")]
+    pub a_name: String,
+
+    /// A name for server B in the report (e.g. corekeeper) [default: B].
+    #[arg(long, default_value = "B")]
+    pub b_name: String,
+
     /// Rounds; each runs the workload on A, then on B.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
@@ -231,6 +239,25 @@ pub struct OutputArgs {
     /// several steps (and `<file>.a<round>`/`.b<round>` prefixes in compare).
     #[arg(long)]
     pub hdr_log: Option<std::path::PathBuf>,
+
+    /// Write the report as one self-contained HTML page to this file:
+    /// throughput and latency (p50, p99, p99.9, max) per second, latency by
+    /// percentile (HdrHistogram's log percentile axis), the tables, the
+    /// server's own facts, the parameters, the host and the command. With
+    /// `compare`, both servers overlaid round by round, medians and ratios.
+    /// Inline SVG and CSS only: no script, nothing fetched.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
+
+    /// Do not ask the server for its own facts. By default the first target
+    /// is asked `mntr` and `srvr` (ZooKeeper's four-letter words; the server
+    /// must allow them, e.g. `4lw.commands.whitelist=*`) before, once a second
+    /// during and after each step, and a server on this host has its RSS and
+    /// CPU read from /proc: txns, fsyncs, txns per fsync, outstanding
+    /// requests, connections, znodes, RSS and CPU appear beside the client's
+    /// numbers.
+    #[arg(long)]
+    pub no_server_facts: bool,
 }
 
 impl WorkloadArgs {

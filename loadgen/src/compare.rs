@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::report::{fmt_us, Report};
 
-/// A number every report has, compared between the servers.
+/// A number a report has, compared between the servers.
 struct Metric {
     /// Its JSON name.
     name: &'static str,
@@ -15,10 +15,11 @@ struct Metric {
     label: &'static str,
     /// A latency (µs) or a rate.
     latency: bool,
+    /// Its value; NaN when the report does not have it.
     get: fn(&Report) -> f64,
 }
 
-const METRICS: [Metric; 7] = [
+const METRICS: [Metric; 9] = [
     Metric {
         name: "ops_per_sec",
         label: "ops/s",
@@ -61,7 +62,102 @@ const METRICS: [Metric; 7] = [
         latency: false,
         get: |r| r.errors_total() as f64,
     },
+    Metric {
+        name: "txns_per_fsync",
+        label: "txn/fsync",
+        latency: false,
+        get: |r| {
+            r.server
+                .as_ref()
+                .and_then(|s| s.txns_per_fsync())
+                .unwrap_or(f64::NAN)
+        },
+    },
+    Metric {
+        name: "server_cpu_cores",
+        label: "srv CPU",
+        latency: false,
+        get: |r| {
+            r.server
+                .as_ref()
+                .and_then(|s| s.cpu_cores)
+                .unwrap_or(f64::NAN)
+        },
+    },
 ];
+
+/// One metric of one step: both sides' medians, their ratio, every round.
+#[derive(Clone, Debug)]
+pub struct MetricRow {
+    /// Its JSON name (`ops_per_sec`, `p99_us`, ...).
+    pub name: &'static str,
+    /// Its name for people.
+    pub label: &'static str,
+    /// Whether it is a latency in µs (lower is better).
+    pub latency: bool,
+    /// A's median.
+    pub a: f64,
+    /// B's median.
+    pub b: f64,
+    /// B / A, when A is positive.
+    pub ratio: Option<f64>,
+    /// A's value in each round.
+    pub a_runs: Vec<f64>,
+    /// B's value in each round.
+    pub b_runs: Vec<f64>,
+}
+
+impl MetricRow {
+    /// A value of this metric for people.
+    pub fn fmt(&self, v: f64) -> String {
+        if !v.is_finite() {
+            "-".into()
+        } else if self.latency {
+            fmt_us(v)
+        } else if self.name == "ops_per_sec" || self.name == "errors_total" {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.2}")
+        }
+    }
+}
+
+/// Step `step`'s metrics over `rounds` (server-side metrics only when some
+/// round has them).
+pub fn rows(rounds: &[Round], step: usize) -> Vec<MetricRow> {
+    METRICS
+        .iter()
+        .map(|metric| {
+            let a_runs: Vec<f64> = rounds.iter().map(|r| (metric.get)(&r.a[step])).collect();
+            let b_runs: Vec<f64> = rounds.iter().map(|r| (metric.get)(&r.b[step])).collect();
+            let (a, b) = (median(&finite(&a_runs)), median(&finite(&b_runs)));
+            MetricRow {
+                name: metric.name,
+                label: metric.label,
+                latency: metric.latency,
+                a,
+                b,
+                ratio: ratio(a, b),
+                a_runs,
+                b_runs,
+            }
+        })
+        .filter(|row| row.a.is_finite() || row.b.is_finite())
+        .collect()
+}
+
+fn finite(values: &[f64]) -> Vec<f64> {
+    values.iter().copied().filter(|v| v.is_finite()).collect()
+}
+
+/// Steps every round ran on both sides.
+pub fn steps(rounds: &[Round]) -> usize {
+    rounds
+        .iter()
+        .map(|r| r.a.len().min(r.b.len()))
+        .min()
+        .unwrap_or(0)
+}
 
 /// The median of `values` (the mean of the middle two for an even count).
 pub fn median(values: &[f64]) -> f64 {
@@ -91,14 +187,6 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (a > 0.0 && a.is_finite() && b.is_finite()).then(|| b / a)
 }
 
-fn fmt_value(metric: &Metric, v: f64) -> String {
-    if metric.latency {
-        fmt_us(v)
-    } else {
-        format!("{v:.0}")
-    }
-}
-
 /// The medians of every metric per step, side by side, and B/A.
 pub fn table(workload: &str, a: &str, b: &str, rounds: &[Round]) -> String {
     let mut t = String::new();
@@ -109,32 +197,23 @@ pub fn table(workload: &str, a: &str, b: &str, rounds: &[Round]) -> String {
     );
     let _ = writeln!(
         t,
-        "{:<32} {:<7} {:>11} {:>11} {:>8}  runs (A | B)",
+        "{:<32} {:<9} {:>11} {:>11} {:>8}  runs (A | B)",
         "step", "metric", "A", "B", "B/A"
     );
-    let steps = rounds.first().map_or(0, |r| r.a.len().min(r.b.len()));
-    for step in 0..steps {
+    for step in 0..steps(rounds) {
         let label = rounds[0].a[step].params.step.label();
-        for (i, metric) in METRICS.iter().enumerate() {
-            let av: Vec<f64> = rounds.iter().map(|r| (metric.get)(&r.a[step])).collect();
-            let bv: Vec<f64> = rounds.iter().map(|r| (metric.get)(&r.b[step])).collect();
-            let (am, bm) = (median(&av), median(&bv));
-            let runs = |v: &[f64]| {
-                v.iter()
-                    .map(|x| fmt_value(metric, *x))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
+        for (i, row) in rows(rounds, step).iter().enumerate() {
+            let runs = |v: &[f64]| v.iter().map(|x| row.fmt(*x)).collect::<Vec<_>>().join(" ");
             let _ = writeln!(
                 t,
-                "{:<32} {:<7} {:>11} {:>11} {:>8}  {} | {}",
+                "{:<32} {:<9} {:>11} {:>11} {:>8}  {} | {}",
                 if i == 0 { label.as_str() } else { "" },
-                metric.label,
-                fmt_value(metric, am),
-                fmt_value(metric, bm),
-                ratio(am, bm).map_or("-".into(), |r| format!("{r:.2}x")),
-                runs(&av),
-                runs(&bv),
+                row.label,
+                row.fmt(row.a),
+                row.fmt(row.b),
+                row.ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+                runs(&row.a_runs),
+                runs(&row.b_runs),
             );
         }
     }
@@ -142,25 +221,50 @@ pub fn table(workload: &str, a: &str, b: &str, rounds: &[Round]) -> String {
 }
 
 /// The same as one JSON object: per step, per metric, the medians, the ratio
-/// and every round's value.
+/// and every round's value; per step each run's server facts.
 pub fn json(workload: &str, a: &str, b: &str, rounds: &[Round]) -> Value {
-    let steps = rounds.first().map_or(0, |r| r.a.len().min(r.b.len()));
     let clean = rounds
         .iter()
         .all(|r| r.a.iter().chain(&r.b).all(Report::clean));
-    let per_step: Vec<Value> = (0..steps)
+    let number = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
+    let per_step: Vec<Value> = (0..steps(rounds))
         .map(|step| {
             let mut metrics = serde_json::Map::new();
-            for metric in &METRICS {
-                let av: Vec<f64> = rounds.iter().map(|r| (metric.get)(&r.a[step])).collect();
-                let bv: Vec<f64> = rounds.iter().map(|r| (metric.get)(&r.b[step])).collect();
-                let (am, bm) = (median(&av), median(&bv));
+            for row in rows(rounds, step) {
+                let runs = |v: &[f64]| v.iter().map(|x| number(*x)).collect::<Vec<_>>();
                 metrics.insert(
-                    metric.name.into(),
-                    json!({ "a": am, "b": bm, "ratio_b_over_a": ratio(am, bm), "a_runs": av, "b_runs": bv }),
+                    row.name.into(),
+                    json!({
+                        "a": number(row.a), "b": number(row.b), "ratio_b_over_a": row.ratio,
+                        "a_runs": runs(&row.a_runs), "b_runs": runs(&row.b_runs),
+                    }),
                 );
             }
-            json!({ "label": rounds[0].a[step].params.step.label(), "metrics": metrics })
+            let server = |side: &dyn Fn(&Round) -> &Report| {
+                rounds
+                    .iter()
+                    .map(|r| side(r).server.as_ref().map_or(Value::Null, |s| s.json()))
+                    .collect::<Vec<_>>()
+            };
+            let flags = |f: fn(&Report) -> bool| {
+                json!({
+                    "a_runs": rounds.iter().map(|r| f(&r.a[step])).collect::<Vec<_>>(),
+                    "b_runs": rounds.iter().map(|r| f(&r.b[step])).collect::<Vec<_>>(),
+                })
+            };
+            let first = &rounds[0].a[step];
+            json!({
+                "label": first.params.step.label(),
+                "point": first.params.step.point.map(|(k, v)| json!({ k: v })),
+                "sessions": first.params.step.sessions,
+                "depth": first.params.step.depth,
+                "rate": first.params.step.rate,
+                "headline_op": first.params.step.headline.map(|k| k.name()),
+                "metrics": metrics,
+                "server": { "a_runs": server(&|r| &r.a[step]), "b_runs": server(&|r| &r.b[step]) },
+                "clean": flags(Report::clean),
+                "generator_behind": flags(Report::generator_behind),
+            })
         })
         .collect();
     json!({

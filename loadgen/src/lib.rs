@@ -18,6 +18,9 @@
 //! * [`pacer`]: the open-loop arrival schedule;
 //! * [`stats`]: HDR histograms and error counts, the measurement window, merging;
 //! * [`report`]: the headline, the table, the JSON object;
+//! * [`html`]: the same as one self-contained HTML page with plots (inline SVG);
+//! * [`server`]: the server's own facts (`mntr`, `srvr`, its process) beside the
+//!   client's numbers; [`host`]: this machine's facts for the report;
 //! * [`driver`]: the shell — a thread per core, each a glommio executor with many
 //!   sessions, batched socket writes, the open-loop pacer, the progress ticker;
 //! * [`null_server`]: a server that does no work, for the host's and the generator's ceiling;
@@ -34,11 +37,15 @@ pub mod expect;
 mod fake;
 pub mod fanout;
 pub mod hdrlog;
+pub mod host;
+pub mod html;
 pub mod keys;
 pub mod null_server;
 pub mod pacer;
+pub mod plot;
 pub mod report;
 pub mod rng;
+pub mod server;
 pub mod session;
 pub mod stats;
 pub mod workload;

@@ -10,7 +10,10 @@ use corekeeper_loadgen::cli::{
 };
 use corekeeper_loadgen::compare::{self, Round};
 use corekeeper_loadgen::driver::{self, Progress, RunConfig};
+use corekeeper_loadgen::host::HostFacts;
+use corekeeper_loadgen::html::{self, PageInfo, Side};
 use corekeeper_loadgen::report::{self, fmt_us, Report};
+use corekeeper_loadgen::server::{Sampler, ServerFacts};
 use corekeeper_loadgen::workload::Plan;
 use corekeeper_loadgen::{hdrlog, null_server};
 
@@ -43,7 +46,42 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// What the HTML page says about this invocation, gathered before it runs.
+fn page_info() -> PageInfo {
+    PageInfo {
+        command: command_line(),
+        host: HostFacts::gather(),
+        started: std::time::SystemTime::now(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// The command line as a shell would take it back.
+fn command_line() -> String {
+    std::env::args()
+        .map(|arg| {
+            let plain = !arg.is_empty()
+                && arg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:,=@+%".contains(c));
+            if plain {
+                arg
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn write_html(path: &std::path::Path, page: &str) -> Result<(), String> {
+    std::fs::write(path, page).map_err(|e| format!("--html {}: {e}", path.display()))?;
+    eprintln!("corekeeper-loadgen: report in {}", path.display());
+    Ok(())
+}
+
 fn run(args: &RunArgs) -> ExitCode {
+    let info = page_info();
     let (plan, targets) = match args
         .workload
         .plan()
@@ -66,6 +104,12 @@ fn run(args: &RunArgs) -> ExitCode {
             "{}",
             report::plan_json(&plan.workload, &plan.anchor, &reports)
         );
+    }
+    if let Some(path) = &args.output.html {
+        let page = html::run_page(&plan.workload, &plan.anchor, &reports, &info);
+        if let Err(message) = write_html(path, &page) {
+            return fail(&message);
+        }
     }
     if reports.iter().all(Report::clean) {
         ExitCode::SUCCESS
@@ -98,7 +142,25 @@ fn run_plan(
                 eprintln!("{}", progress_line(&label, p));
             }
         };
-        let report = driver::run(&config, &mut progress).map_err(|e| format!("{label}: {e}"))?;
+        let sampler = if output.no_server_facts {
+            None
+        } else {
+            Sampler::start(targets[0]).ok()
+        };
+        let result = driver::run(&config, &mut progress);
+        let samples = sampler.map(|s| (s.started_at, s.finish()));
+        let mut report = result.map_err(|e| format!("{label}: {e}"))?;
+        if let Some((sampled_at, samples)) = samples {
+            report.server = ServerFacts::of(&samples).map(|mut facts| {
+                // Onto the run's clock: its second 0 came after the first sample.
+                let offset_s = match report.started_at.duration_since(sampled_at) {
+                    Ok(d) => -d.as_secs_f64(),
+                    Err(e) => e.duration().as_secs_f64(),
+                };
+                facts.shift(offset_s);
+                facts
+            });
+        }
         if let Some(path) = &output.hdr_log {
             let mut path = path.clone().into_os_string();
             if !hdr_suffix.is_empty() {
@@ -122,6 +184,7 @@ fn run_plan(
 }
 
 fn compare(args: &CompareArgs) -> ExitCode {
+    let info = page_info();
     let plan = match args.workload.plan() {
         Ok(plan) => plan,
         Err(message) => return fail(&message),
@@ -155,14 +218,36 @@ fn compare(args: &CompareArgs) -> ExitCode {
     let _ = write!(
         stdout,
         "\n{}",
-        compare::table(&plan.workload, &args.a, &args.b, &rounds)
+        compare::table(
+            &plan.workload,
+            &format!("{} {}", args.a_name, args.a),
+            &format!("{} {}", args.b_name, args.b),
+            &rounds
+        )
     );
     if args.output.json {
-        let _ = writeln!(
-            stdout,
-            "{}",
-            compare::json(&plan.workload, &args.a, &args.b, &rounds)
+        let mut v = compare::json(&plan.workload, &args.a, &args.b, &rounds);
+        v["a_name"] = args.a_name.clone().into();
+        v["b_name"] = args.b_name.clone().into();
+        v["anchor"] = plan.anchor.clone().into();
+        let _ = writeln!(stdout, "{v}");
+    }
+    if let Some(path) = &args.output.html {
+        let side = |name: &str, target: &str| Side {
+            name: name.to_owned(),
+            target: target.to_owned(),
+        };
+        let page = html::compare_page(
+            &plan.workload,
+            &plan.anchor,
+            &side(&args.a_name, &args.a),
+            &side(&args.b_name, &args.b),
+            &rounds,
+            &info,
         );
+        if let Err(message) = write_html(path, &page) {
+            return fail(&message);
+        }
     }
     let clean = rounds
         .iter()

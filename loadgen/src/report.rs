@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+use crate::server::ServerFacts;
 use crate::session::ErrorKind;
 use crate::stats::{latency_histogram, Interval, Percentiles, Stats};
 use crate::workload::{MixOp, OpKind, Step};
@@ -52,6 +53,8 @@ pub struct OpLine {
     pub ok: u64,
     /// Their latency.
     pub latency: Percentiles,
+    /// Their latencies, ns (for the HTML report's percentile spectrum).
+    pub latency_ns: Histogram<u64>,
 }
 
 /// The results of one phase (or of all phases together).
@@ -96,6 +99,7 @@ impl PhaseReport {
                 op: *op,
                 ok: s.ok,
                 latency: Percentiles::of_ns(&s.latency_ns),
+                latency_ns: s.latency_ns.clone(),
             })
             .collect();
         let (ok, latency_ns) = stats.of_kind(headline);
@@ -220,6 +224,9 @@ pub struct Report {
     pub intervals: Vec<Interval>,
     /// Wall-clock time of the run's second 0 (the driver sets it).
     pub started_at: std::time::SystemTime,
+    /// What the server said about itself meanwhile (`mntr`, its process), if
+    /// it was asked (the command line does; the driver alone does not).
+    pub server: Option<ServerFacts>,
 }
 
 fn named(errors: &BTreeMap<ErrorKind, u64>) -> BTreeMap<String, u64> {
@@ -270,6 +277,7 @@ impl Report {
             intervals,
             params,
             started_at: std::time::SystemTime::UNIX_EPOCH,
+            server: None,
         }
     }
 
@@ -407,6 +415,9 @@ impl Report {
                 fmt_us(self.all.pacer_late.max_us),
             );
         }
+        if let Some(server) = &self.server {
+            let _ = writeln!(t, "{}", server.line());
+        }
         for (name, count) in &self.all.errors {
             let _ = writeln!(t, "error {name}: {count}");
         }
@@ -450,6 +461,9 @@ impl Report {
         );
         if let Some((name, value)) = s.point {
             out["point"] = json!({ name: value });
+        }
+        if let Some(server) = &self.server {
+            out["server"] = server.json();
         }
         if self.phases.len() > 1 {
             out["phases"] = Value::Array(
