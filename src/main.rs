@@ -70,6 +70,14 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // Fail-stop: a panic on any core (a bug, or a write to a full disk that
+    // std turns into one) ends the process, so clients move to a healthy
+    // server instead of talking to one whose sequencer is gone.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::abort();
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
