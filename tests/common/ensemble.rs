@@ -2,8 +2,6 @@
 //! kill, stop and restart members. Each member has its own data directory,
 //! `myid` and ports; every process is killed when the ensemble drops.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -64,7 +62,8 @@ impl Ensemble {
     /// Writes the configuration without starting anything.
     pub fn configure(name: &str, participants: usize, observers: usize) -> Ensemble {
         let n = participants + observers;
-        let dir = std::env::temp_dir().join(format!("corekeeper-ens-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("corekeeper-ens-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("ensemble dir");
         let ports = free_ports(3 * n);
@@ -235,7 +234,10 @@ impl Ensemble {
                 .collect();
             let all_serving = (0..modes.len()).all(|i| {
                 !self.is_running(i)
-                    || matches!(modes[i].as_deref(), Some("leader" | "follower" | "observer"))
+                    || matches!(
+                        modes[i].as_deref(),
+                        Some("leader" | "follower" | "observer")
+                    )
             });
             if leaders.len() == 1 && all_serving {
                 return leaders[0];
