@@ -1,6 +1,8 @@
 //! An ensemble of `corekeeper` child processes on 127.0.0.1, for tests that
 //! kill, stop and restart members. Each member has its own data directory,
-//! `myid` and ports; every process is killed when the ensemble drops.
+//! `myid` and ports; every process is killed when the ensemble drops. Its
+//! directory (logs included) is removed unless the test failed or
+//! `COREKEEPER_KEEP_ENSEMBLE` is set.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -263,7 +265,7 @@ impl Drop for Ensemble {
             self.pause(i, false);
             self.kill(i);
         }
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("COREKEEPER_KEEP_ENSEMBLE").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
