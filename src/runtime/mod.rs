@@ -170,6 +170,14 @@ pub fn start_on(mut config: Config, disk: Disk) -> std::io::Result<ServerHandle>
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let (addr, placeholder) = reserve_port(SocketAddr::new(ip, config.client_port))?;
     let reports = Arc::new(Reports::new(config.clone(), shard_cores.len()));
+    if member.is_some() {
+        // Not serving until ZAB elects a leader and this member synchronizes.
+        reports.set_role(report::RoleReport {
+            serving: false,
+            mode: "looking",
+            quorum: None,
+        });
+    }
 
     let mut to_seq_rx: Vec<SharedReceiver<Vec<SeqRequest>>> = Vec::new();
     let mut to_seq_tx: Vec<Option<SharedSender<Vec<SeqRequest>>>> = Vec::new();
