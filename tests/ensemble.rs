@@ -136,10 +136,17 @@ async fn a_member_far_behind_catches_up_by_snapshot() {
     ensemble.kill(lagging);
     // More txns than the leader keeps for a DIFF (500): the member needs SNAP.
     let client = connect(&ensemble.addr(leader)).await;
-    client.create("/bulk", b"", &persistent()).await.expect("create");
+    client
+        .create("/bulk", b"", &persistent())
+        .await
+        .expect("create");
     for i in 0..700 {
         client
-            .create(&format!("/bulk/n{i:04}"), format!("v{i}").as_bytes(), &persistent())
+            .create(
+                &format!("/bulk/n{i:04}"),
+                format!("v{i}").as_bytes(),
+                &persistent(),
+            )
             .await
             .expect("create");
     }
@@ -152,7 +159,10 @@ async fn a_member_far_behind_catches_up_by_snapshot() {
     let (data, _) = caught_up.get_data("/bulk/n0699").await.expect("data");
     assert_eq!(data, b"v699");
     // It keeps up from there on, and survives its own restart.
-    client.create("/after-snap", b"", &persistent()).await.expect("create");
+    client
+        .create("/after-snap", b"", &persistent())
+        .await
+        .expect("create");
     wait_exists(&caught_up, "/after-snap").await;
     drop(caught_up);
     ensemble.kill(lagging);
@@ -160,7 +170,10 @@ async fn a_member_far_behind_catches_up_by_snapshot() {
     ensemble.wait_for_leader(START_WAIT);
     let again = connect(&ensemble.addr(lagging)).await;
     again.sync("/").await.expect("sync");
-    assert_eq!(again.list_children("/bulk").await.expect("children").len(), 700);
+    assert_eq!(
+        again.list_children("/bulk").await.expect("children").len(),
+        700
+    );
     wait_exists(&again, "/after-snap").await;
 }
 
@@ -184,7 +197,10 @@ async fn sessions_and_ephemerals_survive_a_leader_change() {
     .expect("connect");
     let session = client.session_id();
     let ephemeral = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
-    client.create("/mine", b"eph", &ephemeral).await.expect("ephemeral");
+    client
+        .create("/mine", b"eph", &ephemeral)
+        .await
+        .expect("ephemeral");
 
     ensemble.kill(leader);
     ensemble.wait_for_leader(START_WAIT);
@@ -204,15 +220,25 @@ async fn sessions_and_ephemerals_survive_a_leader_change() {
             }
         }
     }
-    assert_eq!(client.session_id(), session, "same session after the leader change");
-    client.create("/still-writing", b"", &persistent()).await.expect("writes work");
+    assert_eq!(
+        client.session_id(),
+        session,
+        "same session after the leader change"
+    );
+    client
+        .create("/still-writing", b"", &persistent())
+        .await
+        .expect("writes work");
 
     // Closing the session deletes the ephemeral on every member.
     drop(client);
     let observer = connect(&ensemble.addr(other)).await;
     let deadline = Instant::now() + WAIT;
     while observer.check_stat("/mine").await.expect("read").is_some() {
-        assert!(Instant::now() < deadline, "the ephemeral outlived its session");
+        assert!(
+            Instant::now() < deadline,
+            "the ephemeral outlived its session"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -222,7 +248,10 @@ async fn a_frozen_leader_is_replaced_and_rejoins_without_losing_writes() {
     let ensemble = Ensemble::start("sigstop", 3, 0);
     let leader = ensemble.wait_for_leader(START_WAIT);
     let client = connect(&ensemble.addr((leader + 1) % 3)).await;
-    client.create("/before", b"1", &persistent()).await.expect("create");
+    client
+        .create("/before", b"1", &persistent())
+        .await
+        .expect("create");
     drop(client);
     // SIGSTOP: its sockets stay open; the others notice only by silence
     // (syncLimit x tickTime = 1 s here).
@@ -238,7 +267,10 @@ async fn a_frozen_leader_is_replaced_and_rejoins_without_losing_writes() {
         if let Some(found) = found {
             break found;
         }
-        assert!(Instant::now() < deadline, "no new leader while the old one is frozen");
+        assert!(
+            Instant::now() < deadline,
+            "no new leader while the old one is frozen"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     eprintln!("new leader after a silent leader: {:?}", started.elapsed());
@@ -247,10 +279,76 @@ async fn a_frozen_leader_is_replaced_and_rejoins_without_losing_writes() {
     // The old leader wakes up, finds it lost its quorum, and follows.
     ensemble.pause(leader, false);
     let back = ensemble.wait_for_leader(START_WAIT);
-    assert_eq!(back, new_leader, "the thawed leader does not take over again");
+    assert_eq!(
+        back, new_leader,
+        "the thawed leader does not take over again"
+    );
     let client = connect(&ensemble.addr(leader)).await;
     client.sync("/").await.expect("sync");
     for path in ["/before", "/during"] {
-        assert!(client.check_stat(path).await.expect("read").is_some(), "{path} kept");
+        assert!(
+            client.check_stat(path).await.expect("read").is_some(),
+            "{path} kept"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_learns_every_commit_but_never_makes_a_quorum() {
+    let mut ensemble = Ensemble::start("observer", 3, 1);
+    let leader = ensemble.wait_for_leader(START_WAIT);
+    let observer = 3;
+    assert_eq!(ensemble.mode(observer).as_deref(), Some("observer"));
+    // Writes through the observer are forwarded; reads there see them.
+    let via_observer = connect(&ensemble.addr(observer)).await;
+    via_observer
+        .create("/obs", b"o", &persistent())
+        .await
+        .expect("create via observer");
+    let via_leader = connect(&ensemble.addr(leader)).await;
+    via_leader
+        .create("/lead", b"l", &persistent())
+        .await
+        .expect("create via leader");
+    wait_exists(&via_observer, "/lead").await;
+    drop(via_observer);
+    drop(via_leader);
+    // Two of the three voters gone: the observer does not make a quorum with
+    // the last one, so nobody leads and nobody serves.
+    let voters: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    ensemble.kill(leader);
+    ensemble.kill(voters[0]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for i in [voters[1], observer] {
+        assert_eq!(ensemble.mode(i), None, "member {i} serves without a quorum");
+    }
+    // One voter back: a quorum again, and nothing lost.
+    ensemble.start_member(voters[0]);
+    ensemble.wait_for_leader(START_WAIT);
+    let client = connect(&ensemble.addr(observer)).await;
+    client.sync("/").await.expect("sync");
+    for path in ["/obs", "/lead"] {
+        assert!(
+            client.check_stat(path).await.expect("read").is_some(),
+            "{path} kept"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_members_keep_writing_with_two_down() {
+    let mut ensemble = Ensemble::start("five", 5, 0);
+    let leader = ensemble.wait_for_leader(START_WAIT);
+    let others: Vec<usize> = (0..5).filter(|i| *i != leader).collect();
+    // A follower and the leader down: three of five are still a quorum.
+    ensemble.kill(others[0]);
+    ensemble.kill(leader);
+    ensemble.wait_for_leader(START_WAIT);
+    let alive: Vec<String> = others[1..].iter().map(|i| ensemble.addr(*i)).collect();
+    create_retrying(&alive.join(","), "/five", b"5").await;
+    for addr in &alive {
+        let client = connect(addr).await;
+        client.sync("/").await.expect("sync");
+        assert!(client.check_stat("/five").await.expect("read").is_some());
     }
 }
