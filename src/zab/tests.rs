@@ -1,0 +1,1 @@
+//! Unit tests of the ZAB core: exact outputs of steps.
