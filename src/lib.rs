@@ -36,6 +36,7 @@ pub mod net;
 pub mod proto;
 pub mod runtime;
 pub mod session;
+pub mod sim;
 pub mod tree;
 pub mod txn;
 pub mod types;
