@@ -111,6 +111,12 @@ impl Zab {
             last_ping: self.tick,
         });
         self.role_changed(out, self.current_epoch);
+        let early = std::mem::take(&mut self.early_infos);
+        for (peer, (link, accepted_epoch)) in early {
+            if self.links.get(&peer) == Some(&link) {
+                self.on_follower_info(peer, link, accepted_epoch, self.tick);
+            }
+        }
     }
 
     fn step_down(&mut self, out: &mut Vec<Output>) {
@@ -329,6 +335,7 @@ impl Zab {
                     .expect("at least our own")
                     + 1;
                 leader_mut!(self).epoch = Some(epoch);
+                self.update_election_vote(epoch);
                 self.persist_epoch(EpochKind::Accepted, epoch, out);
             }
         }

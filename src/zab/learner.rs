@@ -214,6 +214,9 @@ impl Zab {
     }
 
     fn on_leader_info(&mut self, epoch: u32, out: &mut Vec<Output>) -> bool {
+        if epoch >= self.accepted_epoch {
+            self.update_election_vote(epoch);
+        }
         if epoch > self.accepted_epoch {
             self.persist_epoch(EpochKind::Accepted, epoch, out);
             let learner = learner_mut!(self);

@@ -412,6 +412,9 @@ pub struct Zab {
     election_clock: u64,
     /// The vote that ended the last election, and its logical clock.
     decided: Option<(Vote, u64)>,
+    /// `FOLLOWERINFO`s that arrived before this member knew it leads (a
+    /// learner may decide first): its accept backlog, replayed on leading.
+    early_infos: BTreeMap<ServerId, (LinkId, Epoch)>,
     state: State,
 }
 
@@ -459,6 +462,7 @@ impl Zab {
             links: BTreeMap::new(),
             election_clock: 0,
             decided: None,
+            early_infos: BTreeMap::new(),
             state: State::Looking(Election::idle()),
         }
     }
@@ -479,6 +483,7 @@ impl Zab {
             Input::PeerDown { peer, link } => {
                 if self.links.get(&peer) == Some(&link) {
                     self.links.remove(&peer);
+                    self.early_infos.remove(&peer);
                     self.on_peer_down(peer, link, out);
                 }
             }
@@ -617,6 +622,12 @@ impl Zab {
     }
 
     fn on_message(&mut self, from: ServerId, link: LinkId, msg: PeerMsg, out: &mut Vec<Output>) {
+        if let (PeerMsg::FollowerInfo { accepted_epoch }, false) =
+            (&msg, matches!(self.state, State::Leading(_)))
+        {
+            self.early_infos.insert(from, (link, *accepted_epoch));
+            return;
+        }
         match &self.state {
             State::Looking(_) => {}
             State::Learning(_) => self.learner_message(from, link, msg, out),
@@ -699,6 +710,15 @@ impl Zab {
             }
         }
         out.push(Output::PersistEpoch { kind, epoch });
+    }
+
+    /// `QuorumPeer.updateElectionVote` (ZOOKEEPER-1732): once the new epoch is
+    /// known, the vote this member reports to looking members carries it, so
+    /// that a joining member sees the leader and its followers agree.
+    fn update_election_vote(&mut self, epoch: Epoch) {
+        if let Some((vote, _)) = &mut self.decided {
+            vote.peer_epoch = epoch;
+        }
     }
 
     fn send(&self, out: &mut Vec<Output>, to: ServerId, link: LinkId, msg: PeerMsg) {
