@@ -38,9 +38,17 @@ impl Checker {
     }
 
     /// A member's log now has `zxid` (content `hash`) right after `prev`.
-    pub fn logged(&mut self, id: ServerId, zxid: Zxid, hash: u64, prev: Zxid) -> Result<(), Violation> {
+    pub fn logged(
+        &mut self,
+        id: ServerId,
+        zxid: Zxid,
+        hash: u64,
+        prev: Zxid,
+    ) -> Result<(), Violation> {
         if zxid <= prev {
-            return Err(format!("member {id} logged {zxid} after {prev}: not increasing"));
+            return Err(format!(
+                "member {id} logged {zxid} after {prev}: not increasing"
+            ));
         }
         if let Some(&known) = self.txns.get(&zxid) {
             if known != hash {

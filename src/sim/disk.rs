@@ -93,7 +93,10 @@ impl Disk {
     /// The write in flight is synced.
     pub fn sync(&mut self) {
         let w = self.unsynced.take().expect("a write to sync");
-        let image = self.segments.get_mut(&w.segment).expect("written segment exists");
+        let image = self
+            .segments
+            .get_mut(&w.segment)
+            .expect("written segment exists");
         write_at(image, w.offset, &w.bytes);
     }
 
@@ -128,7 +131,10 @@ impl Disk {
                 _ => rng.below(len as u64 + 1) as usize,
             };
             if kept > 0 {
-                let image = self.segments.get_mut(&w.segment).expect("written segment exists");
+                let image = self
+                    .segments
+                    .get_mut(&w.segment)
+                    .expect("written segment exists");
                 let mut bytes = w.bytes[..kept].to_vec();
                 if kept < len && rng.below(2) == 0 {
                     // A torn sector: garbage where the write stopped.
@@ -204,7 +210,11 @@ impl Disk {
                 Repair::Truncate { offset } => image.truncate(offset as usize),
                 Repair::Remove => removed.push(name),
             }
-            records.extend(scan.records[verdict.replay_from..].iter().map(|r| r.record.clone()));
+            records.extend(
+                scan.records[verdict.replay_from..]
+                    .iter()
+                    .map(|r| r.record.clone()),
+            );
         }
         for name in removed {
             self.segments.remove(&name);

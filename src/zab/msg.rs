@@ -480,3 +480,144 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::{Txn, TxnOp};
+    use crate::types::SessionId;
+
+    fn record(counter: u32) -> TxnRecord {
+        TxnRecord::encode(&Txn {
+            zxid: Zxid::new(3, counter),
+            time_ms: 7,
+            session: SessionId(9),
+            cxid: 1,
+            op: TxnOp::SetData {
+                path: "/a".into(),
+                data: Bytes::from_static(b"xyz"),
+                data_null: false,
+                version: 2,
+            },
+        })
+    }
+
+    fn every_message() -> Vec<PeerMsg> {
+        let records: Arc<[TxnRecord]> = vec![record(1), record(2)].into();
+        vec![
+            PeerMsg::FollowerInfo { accepted_epoch: 4 },
+            PeerMsg::LeaderInfo { epoch: 5 },
+            PeerMsg::AckEpoch {
+                last_zxid: Zxid::new(4, 9),
+                current_epoch: Some(4),
+            },
+            PeerMsg::AckEpoch {
+                last_zxid: Zxid::new(4, 9),
+                current_epoch: None,
+            },
+            PeerMsg::Diff {
+                last_zxid: Zxid::new(4, 9),
+            },
+            PeerMsg::Trunc {
+                zxid: Zxid::new(4, 2),
+            },
+            PeerMsg::Snap {
+                zxid: Zxid::new(4, 1),
+            },
+            PeerMsg::Proposal {
+                records: records.clone(),
+            },
+            PeerMsg::Commit {
+                zxid: Zxid::new(5, 1),
+            },
+            PeerMsg::Inform { records },
+            PeerMsg::NewLeader { epoch: 5 },
+            PeerMsg::AckNewLeader {
+                epoch: 5,
+                zxid: Zxid::new(4, 9),
+            },
+            PeerMsg::Ack {
+                zxid: Zxid::new(5, 3),
+            },
+            PeerMsg::UpToDate {
+                committed: Zxid::new(5, 0),
+            },
+            PeerMsg::Ping,
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for msg in every_message() {
+            let mut bytes = Vec::new();
+            msg.encode(&mut bytes);
+            let decoded = PeerMsg::decode(&bytes).unwrap();
+            let mut again = Vec::new();
+            decoded.encode(&mut again);
+            assert_eq!(bytes, again, "{}", msg.name());
+        }
+        let n = Notification {
+            vote: Vote {
+                leader: 3,
+                zxid: Zxid::new(2, 7),
+                peer_epoch: 2,
+            },
+            election_epoch: 11,
+            state: ServerState::Following,
+        };
+        let mut bytes = Vec::new();
+        n.encode(&mut bytes);
+        assert_eq!(bytes.len(), Notification::ENCODED_LEN);
+        assert_eq!(Notification::decode(&bytes).unwrap(), n);
+    }
+
+    #[test]
+    fn bad_bytes_are_errors_not_panics() {
+        for msg in every_message() {
+            let mut bytes = Vec::new();
+            msg.encode(&mut bytes);
+            for cut in 0..bytes.len() {
+                assert!(
+                    PeerMsg::decode(&bytes[..cut]).is_err(),
+                    "{} cut at {cut}",
+                    msg.name()
+                );
+            }
+            bytes.push(0);
+            assert_eq!(
+                PeerMsg::decode(&bytes).unwrap_err(),
+                DecodeError::Trailing(1)
+            );
+        }
+        assert_eq!(
+            PeerMsg::decode(&[0xee]).unwrap_err(),
+            DecodeError::UnknownTag(0xee)
+        );
+        // A huge record count is refused before anything is allocated for it.
+        let mut bytes = vec![17];
+        bytes.extend_from_slice(&(MSG_RECORDS_MAX as u32).to_le_bytes());
+        assert_eq!(PeerMsg::decode(&bytes).unwrap_err(), DecodeError::Truncated);
+        let mut bytes = vec![17];
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            PeerMsg::decode(&bytes),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        // A record that is not a txn.
+        let mut bytes = vec![17, 1, 0, 0, 0, 4, 0, 0, 0];
+        bytes.extend_from_slice(b"junk");
+        assert!(matches!(
+            PeerMsg::decode(&bytes),
+            Err(DecodeError::Record(_))
+        ));
+        assert!(Notification::decode(&[1, 2, 3]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_random_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = PeerMsg::decode(&bytes);
+            let _ = Notification::decode(&bytes);
+        }
+    }
+}
