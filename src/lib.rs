@@ -22,6 +22,8 @@
 //! | [`log`]     | log and snapshot formats, group commit, recovery, retention    | yes  |
 //! | [`admin`]   | four-letter-word replies                                      | yes  |
 //! | [`config`]  | `zoo.cfg` parsing and validation                               | yes  |
+//! | [`zab`]     | ZAB: election, discovery, sync, broadcast, quorum; peer codec  | yes  |
+//! | [`sim`]     | deterministic ensemble simulator (real zab/tree/txn/log code)  | yes  |
 //! | [`io`]      | the only code that opens files: DMA segment writer, snapshots,  | no   |
 //! |             | recovery from disk, a simulated faulty disk for tests           |      |
 //! | [`runtime`] | executors, core roles, the sequencer and shard loops, clock    | no   |
@@ -36,7 +38,9 @@ pub mod net;
 pub mod proto;
 pub mod runtime;
 pub mod session;
+pub mod sim;
 pub mod tree;
 pub mod txn;
 pub mod types;
 pub mod watch;
+pub mod zab;

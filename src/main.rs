@@ -112,12 +112,6 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if args.cores.is_some() {
         config.cores = args.cores;
     }
-    if config.servers.len() > 1 {
-        tracing::warn!(
-            servers = config.servers.len(),
-            "zoo.cfg lists an ensemble; this build runs standalone (replication arrives with the ZAB issue)"
-        );
-    }
     if !config.force_sync {
         tracing::warn!(
             "forceSync=no: the transaction log is NOT fsynced. Writes are acknowledged once \

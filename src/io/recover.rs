@@ -31,6 +31,8 @@ pub struct Recovered {
     /// The newest records replayed from the log, oldest first (at most
     /// [`RECOVERED_TAIL_MAX`]): an ensemble member's window for syncing others.
     pub tail: Vec<TxnRecord>,
+    /// The zxid before `tail[0]` (the snapshot's, or `last_zxid` if `tail` is empty).
+    pub tail_base: Zxid,
     /// The snapshot recovery started from.
     pub snapshot: Option<SnapshotName>,
     /// Log segments read.
@@ -129,11 +131,13 @@ pub async fn recover(
     };
     let log_started = Instant::now();
     let mut chain = LogChain::new(plan.snapshot_zxid());
+    let mut tail_prevs: Vec<Zxid> = Vec::new();
     let mut recovered = Recovered {
         tree: DataTree::new(),
         sessions: SessionTimeouts::new(),
         last_zxid: Zxid::ZERO,
         tail: Vec::new(),
+        tail_base: plan.snapshot_zxid(),
         snapshot: plan.snapshot,
         segments_read: 0,
         replayed: 0,
@@ -165,13 +169,12 @@ pub async fn recover(
         );
         let replayed = &scan.records[verdict.replay_from..];
         let keep = replayed.len().min(RECOVERED_TAIL_MAX);
-        recovered.tail.extend(
-            replayed[replayed.len() - keep..]
-                .iter()
-                .map(|r| r.record.clone()),
-        );
+        let kept = &replayed[replayed.len() - keep..];
+        tail_prevs.extend(kept.iter().map(|r| r.prev_zxid));
+        recovered.tail.extend(kept.iter().map(|r| r.record.clone()));
         let excess = recovered.tail.len().saturating_sub(RECOVERED_TAIL_MAX);
         recovered.tail.drain(..excess);
+        tail_prevs.drain(..excess);
         recovered.segments_read += 1;
         match verdict.repair {
             Repair::Keep => {}
@@ -210,6 +213,7 @@ pub async fn recover(
         last_zxid.0,
         "the tree holds exactly the recovered history"
     );
+    recovered.tail_base = tail_prevs.first().copied().unwrap_or(last_zxid);
     recovered.tree = tree;
     recovered.sessions = sessions;
     recovered.last_zxid = last_zxid;

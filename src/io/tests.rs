@@ -123,6 +123,7 @@ async fn write_then_recover(disk: Disk, dir: PathBuf, sync: WriteSync) {
         (1..=300).map(Zxid).collect::<Vec<_>>(),
         "the whole log is the tail"
     );
+    assert_eq!(recovered.tail_base, Zxid::ZERO);
     assert_eq!(image(&recovered.tree), image(&expected_tree(300)));
 
     // A snapshot at 300, then more log after it in a new segment.

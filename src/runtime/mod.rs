@@ -9,6 +9,7 @@
 pub mod bell;
 pub mod clock;
 pub mod forward;
+pub mod member;
 pub mod msg;
 pub mod pipeline;
 mod report;
@@ -36,6 +37,7 @@ pub use report::Reports;
 
 use self::bell::{bell, BellWaiter};
 use self::clock::Clock;
+use self::member::MemberStart;
 use self::msg::{Commit, SeqRequest};
 use self::seq_loop::{run_background, run_sequencer, Failure, SequencerStart};
 use self::shard::Shard;
@@ -141,7 +143,25 @@ pub fn start_on(mut config: Config, disk: Disk) -> std::io::Result<ServerHandle>
     // io_uring opens paths relative to nothing: every file path is absolute.
     config.data_dir = std::path::absolute(&config.data_dir)?;
     config.data_log_dir = std::path::absolute(&config.data_log_dir)?;
-    let Recovered { tree, sessions, .. } = recover(&config, &disk)?;
+    let Recovered {
+        tree,
+        sessions,
+        tail,
+        tail_base,
+        last_zxid,
+        snapshot,
+        ..
+    } = recover(&config, &disk)?;
+    let ensemble =
+        config.servers.len() > 1 || (config.servers.len() == 1 && !config.standalone_enabled);
+    let member = ensemble.then(|| MemberStart {
+        log: member::log_state(
+            tail,
+            tail_base,
+            last_zxid,
+            snapshot.map_or(crate::types::Zxid::ZERO, |s| s.zxid),
+        ),
+    });
     let config = Arc::new(config);
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (executors, shard_cores) = layout(config.cores.unwrap_or(available).min(available.max(1)));
@@ -150,6 +170,14 @@ pub fn start_on(mut config: Config, disk: Disk) -> std::io::Result<ServerHandle>
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let (addr, placeholder) = reserve_port(SocketAddr::new(ip, config.client_port))?;
     let reports = Arc::new(Reports::new(config.clone(), shard_cores.len()));
+    if member.is_some() {
+        // Not serving until ZAB elects a leader and this member synchronizes.
+        reports.set_role(report::RoleReport {
+            serving: false,
+            mode: "looking",
+            quorum: None,
+        });
+    }
 
     let mut to_seq_rx: Vec<SharedReceiver<Vec<SeqRequest>>> = Vec::new();
     let mut to_seq_tx: Vec<Option<SharedSender<Vec<SeqRequest>>>> = Vec::new();
@@ -180,6 +208,7 @@ pub fn start_on(mut config: Config, disk: Disk) -> std::io::Result<ServerHandle>
         stop: stop.clone(),
         failure: failure.clone(),
         seed: clock.wall_ms() as u64 ^ u64::from(std::process::id()),
+        member,
     });
     let mut joins = Vec::new();
     {

@@ -297,8 +297,11 @@ impl Pipeline {
             self.append(record);
         }
         match self.waiting.back_mut() {
-            // Not yet in a flush: the two leave together.
-            Some(back) if back.last_zxid > self.flushing_up_to => merge(back, publication),
+            // Not yet in a flush: the two leave together (in an ensemble each
+            // stays whole: ZAB commits batch by batch).
+            Some(back) if back.last_zxid > self.flushing_up_to && self.committed.is_none() => {
+                merge(back, publication)
+            }
             _ => self.waiting.push_back(publication),
         }
         self.release()

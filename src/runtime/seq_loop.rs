@@ -19,6 +19,7 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 
 use super::bell::{bell, Bell, BellWaiter};
 use super::clock::Clock;
+use super::member::{Ctx, LogSurgery, Member, MemberStart, SurgeryDone};
 use super::msg::{Commit, SeqRequest};
 use super::pipeline::{Pipeline, Released, SnapshotJob};
 use super::sequencer::Sequencer;
@@ -87,6 +88,8 @@ pub struct SequencerStart {
     pub failure: Failure,
     /// Seeds the snapshot interval's randomness.
     pub seed: u64,
+    /// Set for an ensemble member: where its log stands for ZAB.
+    pub member: Option<MemberStart>,
 }
 
 /// The group-commit knobs from the configuration.
@@ -108,6 +111,15 @@ pub fn commit_config(config: &Config) -> CommitConfig {
 struct WriterSlot {
     to_write: Option<Flush>,
     done: Option<FlushResult>,
+    /// An ensemble member's truncation or snapshot install, and its outcome.
+    surgery: Option<LogSurgery>,
+    surgery_done: Option<SurgeryDone>,
+}
+
+/// What the writer needs to open segments again after log surgery.
+struct WriterFiles {
+    disk: Disk,
+    config: Arc<Config>,
 }
 
 struct FlushResult {
@@ -120,11 +132,21 @@ struct FlushResult {
 
 async fn writer_task(
     mut writer: SegmentWriter,
+    files: WriterFiles,
     slot: Rc<RefCell<WriterSlot>>,
     wake: BellWaiter,
     sequencer_bell: Bell,
 ) {
     while wake.wait().await {
+        let surgery = slot.borrow_mut().surgery.take();
+        if let Some(surgery) = surgery {
+            writer.close().await;
+            let done = run_surgery(&files, surgery).await;
+            writer = new_segment_writer(&files.disk, &files.config);
+            slot.borrow_mut().surgery_done = Some(done);
+            sequencer_bell.ring();
+            continue;
+        }
         let Some(flush) = slot.borrow_mut().to_write.take() else {
             continue;
         };
@@ -141,6 +163,74 @@ async fn writer_task(
     writer.close().await;
 }
 
+fn new_segment_writer(disk: &Disk, config: &Config) -> SegmentWriter {
+    // Write, then fdatasync, through io_uring: O_DSYNC writes and blocking-pool
+    // syscalls measured the same here (tuning/RESULTS.md).
+    SegmentWriter::new(
+        disk.clone(),
+        data_subdir(&config.data_log_dir),
+        commit_config(config).segment_bytes_max,
+        WriteSync::OnFdatasync,
+    )
+}
+
+/// Cuts or replaces the log for ZAB (the segment writer is closed meanwhile).
+async fn run_surgery(files: &WriterFiles, surgery: LogSurgery) -> SurgeryDone {
+    let config = &files.config;
+    let log_dir = data_subdir(&config.data_log_dir);
+    match surgery {
+        LogSurgery::Truncate { zxid, rebuild } => {
+            if let Err(e) = crate::io::surgery::truncate_log(&files.disk, &log_dir, zxid).await {
+                return SurgeryDone::Failed(format!("cannot truncate the log after {zxid}: {e}"));
+            }
+            let rebuilt = match rebuild {
+                false => None,
+                true => match crate::io::recover(
+                    &files.disk,
+                    &config.data_dir,
+                    &config.data_log_dir,
+                    config.extended_types_enabled,
+                )
+                .await
+                {
+                    Ok(recovered) if recovered.last_zxid == zxid => {
+                        Some((recovered.tree, recovered.sessions))
+                    }
+                    Ok(recovered) => {
+                        return SurgeryDone::Failed(format!(
+                            "the log truncated after {zxid} recovers to {}",
+                            recovered.last_zxid
+                        ))
+                    }
+                    Err(e) => {
+                        return SurgeryDone::Failed(format!("rebuilding after truncation: {e}"))
+                    }
+                },
+            };
+            tracing::info!(%zxid, rebuilt = rebuilt.is_some(), "log truncated at the leader's request");
+            SurgeryDone::Truncated { zxid, rebuilt }
+        }
+        LogSurgery::Install { zxid, image } => {
+            let snap_dir = data_subdir(&config.data_dir);
+            match crate::io::surgery::install_snapshot(
+                &files.disk,
+                &snap_dir,
+                &log_dir,
+                &image,
+                zxid,
+            )
+            .await
+            {
+                Ok(()) => {
+                    tracing::info!(%zxid, bytes = image.len(), "leader's snapshot installed");
+                    SurgeryDone::Installed { zxid }
+                }
+                Err(e) => SurgeryDone::Failed(format!("cannot install the leader's snapshot: {e}")),
+            }
+        }
+    }
+}
+
 /// Runs the sequencer core's loop until the server stops or the log fails.
 pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: Clock) {
     let SequencerStart {
@@ -155,6 +245,7 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
         stop,
         failure,
         seed,
+        member,
     } = start;
     let durable = Zxid(tree.last_zxid());
     let published = Arc::new(tree.clone());
@@ -203,16 +294,43 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
     }
     let slot = Rc::new(RefCell::new(WriterSlot::default()));
     let (writer_bell, writer_waiter) = bell();
-    // Write, then fdatasync, through io_uring: O_DSYNC writes and blocking-pool
-    // syscalls measured the same here (tuning/RESULTS.md).
-    let writer = SegmentWriter::new(
-        disk,
-        data_subdir(&config.data_log_dir),
-        commit_config(&config).segment_bytes_max,
-        WriteSync::OnFdatasync,
-    );
+    let writer = new_segment_writer(&disk, &config);
+    let mut member = match member {
+        None => None,
+        Some(start) => {
+            let committed = start.log.committed;
+            match Member::start(
+                config.clone(),
+                disk.clone(),
+                start,
+                inbox_bell.clone(),
+                clock.now_ms(),
+            )
+            .await
+            {
+                Ok(member) => {
+                    pipeline.gate_on_commit(committed);
+                    let tree = seq.borrow().tree().clone();
+                    seq.borrow_mut().stop_serving(tree);
+                    Some(member)
+                }
+                Err(error) => {
+                    fail_stop(
+                        &failure,
+                        &stop,
+                        format!("cannot start the ensemble member: {error}"),
+                    );
+                    return;
+                }
+            }
+        }
+    };
     glommio::spawn_local(writer_task(
         writer,
+        WriterFiles {
+            disk: disk.clone(),
+            config: config.clone(),
+        },
         slot.clone(),
         writer_waiter,
         inbox_bell.clone(),
@@ -246,6 +364,7 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
     tracing::info!(zxid = %durable, "sequencer ready");
     let mut state = LoopState {
         flushing: false,
+        surgery: false,
         retry_at_ms: 0,
         last_tick_ms: clock.now_ms(),
         last_report_ms: -1000,
@@ -256,6 +375,7 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
         let step = step(
             &seq,
             &mut pipeline,
+            &mut member,
             &inbox,
             &slot,
             &snapshot_done,
@@ -270,10 +390,30 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
                 return;
             }
         };
-        for released in released {
+        if let Some(reason) = member.as_ref().and_then(|m| m.failed()) {
+            fail_stop(&failure, &stop, reason.to_owned());
+            if let Some(member) = &member {
+                member.stop();
+            }
+            return;
+        }
+        for mut released in released {
+            if let Some(member) = member.as_mut() {
+                member.answer_members(released.take_to_members());
+            }
             if send(&shards, released).await.is_err() {
                 tracing::error!("shard ring closed");
                 return;
+            }
+        }
+        if let Some(member) = member.as_mut() {
+            let idle = !state.flushing && !pipeline.has_unflushed();
+            if let Some(surgery) = member.take_surgery(idle) {
+                slot.borrow_mut().surgery = Some(surgery);
+                writer_bell.ring();
+                // The writer is busy with the log: no flush begins meanwhile.
+                state.flushing = true;
+                state.surgery = true;
             }
         }
         if !state.flushing {
@@ -300,6 +440,8 @@ pub async fn run_sequencer(start: SequencerStart, reports: Arc<Reports>, clock: 
 /// The loop's own bookkeeping. Lives on the sequencer core.
 struct LoopState {
     flushing: bool,
+    /// The writer runs log surgery (`flushing` is set too).
+    surgery: bool,
     retry_at_ms: i64,
     last_tick_ms: i64,
     last_report_ms: i64,
@@ -313,6 +455,7 @@ struct LoopState {
 fn step(
     seq: &Rc<RefCell<Sequencer>>,
     pipeline: &mut Pipeline,
+    member: &mut Option<Member>,
     inbox: &Rc<RefCell<Vec<Vec<SeqRequest>>>>,
     slot: &Rc<RefCell<WriterSlot>>,
     snapshot_done: &Rc<RefCell<Vec<SnapshotOutcome>>>,
@@ -323,10 +466,24 @@ fn step(
     let mut released = Vec::new();
     let now_ms = clock.now_ms();
     let wall_ms = clock.wall_ms();
+    let mut seq_guard = seq.borrow_mut();
+    let seq_ref: &mut Sequencer = &mut seq_guard;
+    macro_rules! ctx {
+        () => {
+            Ctx {
+                seq: &mut *seq_ref,
+                pipeline: &mut *pipeline,
+                released: &mut released,
+                reports,
+                now_ms,
+                wall_ms,
+            }
+        };
+    }
     let done = slot.borrow_mut().done.take();
     if let Some(done) = done {
         state.flushing = false;
-        let (done_released, _durable) = pipeline.flush_done(
+        let (done_released, durable) = pipeline.flush_done(
             done.ticket,
             done.outcome,
             done.bytes,
@@ -337,6 +494,20 @@ fn step(
         if pipeline.status() == LogStatus::OutOfSpace {
             state.retry_at_ms = now_ms + NO_SPACE_RETRY_MS;
         }
+        if let (Some(member), Some(durable)) = (member.as_mut(), durable) {
+            member.log_durable(durable, &mut ctx!());
+        }
+    }
+    let surgery_done = slot.borrow_mut().surgery_done.take();
+    if let Some(done) = surgery_done {
+        state.flushing = false;
+        state.surgery = false;
+        if let Some(member) = member.as_mut() {
+            member.surgery_done(done, &mut ctx!());
+        }
+    }
+    if let Some(member) = member.as_mut() {
+        member.poll(&mut ctx!());
     }
     for outcome in snapshot_done.borrow_mut().drain(..) {
         match outcome {
@@ -372,10 +543,13 @@ fn step(
         true => Vec::new(),
         false => std::mem::take(&mut *inbox.borrow_mut()),
     };
-    let mut seq = seq.borrow_mut();
+    let not_serving = member.as_ref().is_some_and(|m| !m.serving());
+    let seq = seq_ref;
     for batch in batches {
         for request in batch {
-            if refusing {
+            if not_serving {
+                seq.refuse_not_serving(request, now_ms, wall_ms);
+            } else if refusing {
                 let published = Zxid(pipeline.published().last_zxid());
                 seq.handle_refusing(request, now_ms, wall_ms, published, |conn| {
                     pipeline.has_unreleased(conn)
@@ -391,18 +565,44 @@ fn step(
     }
     let report_round = seq.take_report_round();
     if let Some(round) = report_round {
-        reports.publish_sequencer(&seq, &pipeline.counters, round);
+        reports.publish_sequencer(seq, &pipeline.counters, round);
     } else if now_ms - state.last_report_ms >= 1000 {
         state.last_report_ms = now_ms;
-        reports.publish_sequencer(&seq, &pipeline.counters, 0);
+        reports.publish_sequencer(seq, &pipeline.counters, 0);
     }
     let (logged_round, unlogged_round) = match refusing {
         false => (report_round, None),
         true => (None, report_round),
     };
     released.extend(pipeline.unlogged(seq.take_unlogged(), unlogged_round));
-    if let Some(publication) = seq.publish(logged_round) {
-        released.extend(pipeline.submit(publication));
+    if let Some(mut publication) = seq.publish(logged_round) {
+        match member.as_mut() {
+            Some(member) if member.leading() => {
+                // ZAB logs and replicates the batch's records; the batch
+                // itself leaves once they are committed.
+                let records = std::mem::take(&mut publication.records);
+                released.extend(pipeline.submit(publication));
+                member.propose(
+                    records,
+                    &mut Ctx {
+                        seq: &mut *seq,
+                        pipeline: &mut *pipeline,
+                        released: &mut released,
+                        reports,
+                        now_ms,
+                        wall_ms,
+                    },
+                );
+            }
+            Some(member) => {
+                debug_assert!(publication.records.is_empty(), "only a leader sequences");
+                released.extend(pipeline.submit(publication));
+                member.forward(seq.take_to_leader());
+            }
+            None => released.extend(pipeline.submit(publication)),
+        }
+    } else if let Some(member) = member.as_mut() {
+        member.forward(seq.take_to_leader());
     }
     Ok(released)
 }

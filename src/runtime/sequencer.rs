@@ -611,6 +611,20 @@ impl Sequencer {
         self.close_clients();
     }
 
+    /// Replaces tree and sessions wholesale while not serving (a leader's
+    /// snapshot, or the log rebuilt after a truncation); each session gets a
+    /// full timeout from `now_ms`.
+    pub fn install(&mut self, tree: DataTree, sessions: &SessionTimeouts, now_ms: i64) {
+        for id in self.sessions.timeouts().into_keys() {
+            self.sessions.remove(id);
+        }
+        self.sessions
+            .restore(sessions.iter().map(|(id, t)| (*id, *t)), now_ms);
+        self.zxid = Zxid(tree.last_zxid());
+        self.tree = tree;
+        self.dirty = true;
+    }
+
     /// While not serving: turns a client away as ZooKeeper does when its
     /// server is not running (the connection closes without an answer, and
     /// the client tries another member).

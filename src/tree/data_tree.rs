@@ -272,6 +272,25 @@ impl DataTree {
         self.last_zxid = zxid;
     }
 
+    /// An order-independent digest of every node (path, data, stat, ACL): equal
+    /// trees have equal digests, so replicas at one zxid can be compared cheaply.
+    /// O(nodes); for checks and the simulator, not the serving path.
+    pub fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        self.nodes
+            .iter()
+            .fold(self.nodes.len() as u64, |sum, (path, node)| {
+                let mut h = DefaultHasher::new();
+                path.hash(&mut h);
+                node.data.hash(&mut h);
+                node.data_null.hash(&mut h);
+                node.stat.hash(&mut h);
+                node.persisted_cversion.hash(&mut h);
+                node.acl.hash(&mut h);
+                sum.wrapping_add(h.finish())
+            })
+    }
+
     /// `DataTree.getNodeCount`: ZooKeeper's map holds the root twice (under `""` and
     /// `"/"`), so a fresh tree counts 5; we report the same.
     pub fn node_count(&self) -> usize {

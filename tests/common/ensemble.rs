@@ -1,8 +1,8 @@
 //! An ensemble of `corekeeper` child processes on 127.0.0.1, for tests that
 //! kill, stop and restart members. Each member has its own data directory,
-//! `myid` and ports; every process is killed when the ensemble drops.
-
-#![allow(dead_code)]
+//! `myid` and ports; every process is killed when the ensemble drops. Its
+//! directory (logs included) is removed unless the test failed or
+//! `COREKEEPER_KEEP_ENSEMBLE` is set.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -64,7 +64,8 @@ impl Ensemble {
     /// Writes the configuration without starting anything.
     pub fn configure(name: &str, participants: usize, observers: usize) -> Ensemble {
         let n = participants + observers;
-        let dir = std::env::temp_dir().join(format!("corekeeper-ens-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("corekeeper-ens-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("ensemble dir");
         let ports = free_ports(3 * n);
@@ -235,7 +236,10 @@ impl Ensemble {
                 .collect();
             let all_serving = (0..modes.len()).all(|i| {
                 !self.is_running(i)
-                    || matches!(modes[i].as_deref(), Some("leader" | "follower" | "observer"))
+                    || matches!(
+                        modes[i].as_deref(),
+                        Some("leader" | "follower" | "observer")
+                    )
             });
             if leaders.len() == 1 && all_serving {
                 return leaders[0];
@@ -261,7 +265,7 @@ impl Drop for Ensemble {
             self.pause(i, false);
             self.kill(i);
         }
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("COREKEEPER_KEEP_ENSEMBLE").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }

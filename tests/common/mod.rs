@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod ensemble;
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use corekeeper::config::{Config, FourLetterWhitelist};

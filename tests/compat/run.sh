@@ -5,6 +5,8 @@
 #   bash tests/compat/run.sh                      build and start corekeeper, run the checks
 #   bash tests/compat/run.sh --against-zookeeper  same checks against Apache ZooKeeper 3.8
 #   bash tests/compat/run.sh --target HOST:PORT   same checks against a running server
+#   bash tests/compat/run.sh --ensemble           same checks against a follower of a
+#                                                 3-member corekeeper ensemble on 127.0.0.1
 #
 # Options: --skip-install (tests/compat/install.sh is run otherwise),
 #          --only kazoo|zkcli, -k SUBSTRING (kazoo checks to run; repeatable),
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --target) TARGET=${2:?--target needs HOST:PORT}; MODE=target; shift 2 ;;
     --target=*) TARGET=${1#--target=}; MODE=target; shift ;;
     --against-zookeeper) MODE=zookeeper; shift ;;
+    --ensemble) MODE=ensemble; shift ;;
     --skip-install) INSTALL=0; shift ;;
     --only) ONLY=${2:?--only needs kazoo or zkcli}; shift 2 ;;
     -k) KFILTER+=(-k "${2:?-k needs a substring}"); shift 2 ;;
@@ -52,7 +55,19 @@ SERVER_PID=
 SERVER_LOG=
 LOGDIR="$REPO_ROOT/target/compat-logs"
 
+MEMBER_PIDS=()     # ensemble mode: every member's process group
+
 stop_server() {
+  local pid
+  for pid in "${MEMBER_PIDS[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${MEMBER_PIDS[@]}"; do
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  MEMBER_PIDS=()
   [ -n "$SERVER_PID" ] || return 0
   if kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
@@ -195,6 +210,47 @@ case "$MODE" in
     PORT=${TARGET##*:}
     [ -n "$HOST" ] && [ -n "$PORT" ] && [ "$HOST" != "$TARGET" ] || die setup:args "--target wants HOST:PORT, got '$TARGET'"
     wait_ruok "$HOST" "$PORT" 10
+    ;;
+  ensemble)
+    HOST=127.0.0.1
+    say "== compat: cargo build --release"
+    (cd "$REPO_ROOT" && run_bounded "$BUILD_TIMEOUT" cargo build --release) ||
+      die server:start "cargo build --release failed (or took over ${BUILD_TIMEOUT}s)"
+    BIN="$REPO_ROOT/target/release/corekeeper"
+    declare -a CPORTS=() SERVERS=()
+    for i in 1 2 3; do
+      CPORTS[$i]=$(free_port)
+      SERVERS+=("server.$i=127.0.0.1:$(free_port):$(free_port)")
+    done
+    for i in 1 2 3; do
+      mkdir -p "$WORKDIR/m$i"
+      write_zoo_cfg "$WORKDIR/m$i" "${CPORTS[$i]}"
+      echo "$i" >"$WORKDIR/m$i/data/myid"
+      printf 'initLimit=10\nsyncLimit=5\n' >>"$WORKDIR/m$i/zoo.cfg"
+      printf '%s\n' "${SERVERS[@]}" >>"$WORKDIR/m$i/zoo.cfg"
+      SERVER_LOG="$WORKDIR/m$i/server.log"
+      setsid "$BIN" --config "$WORKDIR/m$i/zoo.cfg" >"$SERVER_LOG" 2>&1 </dev/null &
+      MEMBER_PIDS+=($!)
+    done
+    # Wait for a leader and two followers; the checks run against a follower,
+    # so every write goes through forwarding to the leader.
+    PORT=
+    deadline=$((SECONDS + SERVER_START_TIMEOUT))
+    while [ "$SECONDS" -lt "$deadline" ] && [ -z "$PORT" ]; do
+      modes=""
+      for i in 1 2 3; do
+        modes+="$({ fourlw "$HOST" "${CPORTS[$i]}" srvr 2>/dev/null || true; } | sed -n 's/^Mode: //p') "
+      done
+      if [ "$(grep -o leader <<<"$modes" | wc -l)" = 1 ] && [ "$(grep -o follower <<<"$modes" | wc -l)" = 2 ]; then
+        for i in 1 2 3; do
+          if [ "$({ fourlw "$HOST" "${CPORTS[$i]}" srvr 2>/dev/null || true; } | sed -n 's/^Mode: //p')" = follower ]; then PORT=${CPORTS[$i]}; break; fi
+        done
+      fi
+      sleep 0.25
+    done
+    [ -n "$PORT" ] || { SERVER_LOG="$WORKDIR/m1/server.log"; server_log_tail; die server:start "the ensemble elected no leader within ${SERVER_START_TIMEOUT}s (modes: $modes)"; }
+    say "== compat: ensemble up (modes: $modes); checks run against the follower on port $PORT"
+    export COMPAT_EXPECT_MODE=follower
     ;;
   zookeeper | corekeeper)
     HOST=127.0.0.1

@@ -345,7 +345,7 @@ fl() {
 out=$(fourlw "$HOST" "$PORT" ruok || true)
 if [ "$out" = imok ]; then pass "4lw ruok: exactly imok"; else fail "4lw ruok: exactly imok" "got: '$out'"; fi
 fl srvr '^Zookeeper version: [0-9]+\.[0-9]+\.[0-9]+' "version line"
-fl srvr '^Mode: standalone$' "mode"
+fl srvr "^Mode: ${COMPAT_EXPECT_MODE:-standalone}\$" "mode"
 fl srvr '^Node count: [0-9]+$' "node count"
 fl srvr '^Zxid: 0x[0-9a-f]+$' "zxid"
 fl stat '^Clients:$' "clients section"
@@ -354,7 +354,7 @@ fl conf "^clientPort=$PORT$" "clientPort"
 fl conf '^tickTime=2000$' "tickTime"
 fl conf '^maxSessionTimeout=40000$' "maxSessionTimeout"
 fl envi '^zookeeper\.version=' "zookeeper.version"
-fl mntr $'^zk_server_state\tstandalone$' "server state"
+fl mntr "^zk_server_state"$'\t'"${COMPAT_EXPECT_MODE:-standalone}\$" "server state"
 fl mntr $'^zk_znode_count\t[0-9]+$' "znode count"
 fl isro '^rw$' "read-write"
 fl wchs '^[0-9]+ connections watching [0-9]+ paths$' "summary"
