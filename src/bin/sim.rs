@@ -29,6 +29,9 @@ struct Args {
     /// Keep going after a failure.
     #[arg(long)]
     keep_going: bool,
+    /// Print one line per seed.
+    #[arg(long)]
+    verbose: bool,
 }
 
 fn main() -> ExitCode {
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
                 acked += report.acked;
                 leaders += report.leaders;
                 crashes += report.crashes;
-                if args.seed.is_some() {
+                if args.seed.is_some() || args.verbose {
                     println!("{report:?}");
                 }
             }

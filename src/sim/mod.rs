@@ -72,6 +72,8 @@ pub struct SimConfig {
     pub window_txns_max: usize,
     /// The leader's zxid counter limit (small ones force epoch rollovers).
     pub zxid_counter_max: u32,
+    /// Clients stop this long before the end, so the ensemble can settle.
+    pub quiet_ms: u64,
     /// Keep a trace of every event, printed on failure.
     pub trace: bool,
 }
@@ -100,6 +102,7 @@ impl SimConfig {
             snapshot_every: *rng.pick(&[15, 60, 1_000]),
             window_txns_max: *rng.pick(&[8, 50, 500]),
             zxid_counter_max: *rng.pick(&[u32::MAX - 1, u32::MAX - 1, 60]),
+            quiet_ms: 1_000,
             trace: false,
         }
     }
@@ -283,12 +286,15 @@ struct Sim {
     committed_at_healing: usize,
 }
 
+/// Events in one run at most: a storm of messages is a bug, not a workload.
+const EVENTS_MAX: u64 = 5_000_000;
+
+/// Trace lines kept (the newest).
+const TRACE_LINES_MAX: usize = 3_000;
+
 /// Trees are compared at zxids whose counter is a multiple of this (a digest
 /// costs a pass over the tree), and wherever a tree is rebuilt.
 const DIGEST_EVERY: u32 = 8;
-
-/// Clients stop this long before the end, so the ensemble can settle.
-const QUIET_MS: u64 = 1_000;
 
 fn zxid_of(record: &TxnRecord) -> Zxid {
     Zxid(record.txn().zxid.0.to_native())
@@ -365,6 +371,9 @@ impl Sim {
     fn trace(&mut self, line: impl FnOnce() -> String) {
         if self.cfg.trace {
             let line = format!("{:>6} {}", self.now, line());
+            if self.trace.len() >= TRACE_LINES_MAX {
+                self.trace.drain(..TRACE_LINES_MAX / 2);
+            }
             self.trace.push(line);
         }
     }
@@ -386,9 +395,16 @@ impl Sim {
         self.at(first_fault, Event::Fault);
         self.at(self.cfg.fault_ms, Event::StartHealing);
         let end = self.cfg.fault_ms + self.cfg.heal_ms;
+        let mut events = 0u64;
         while let Some(Reverse(next)) = self.queue.pop() {
             if next.at > end {
                 break;
+            }
+            events += 1;
+            if events > EVENTS_MAX {
+                return Err(format!(
+                    "more than {EVENTS_MAX} events: a message storm or livelock"
+                ));
             }
             self.now = next.at;
             self.handle(next.event)?;
@@ -437,7 +453,7 @@ impl Sim {
             }
             Event::Dial { a, b } => self.dial(a, b),
             Event::Client => {
-                if self.now + QUIET_MS > self.cfg.fault_ms + self.cfg.heal_ms {
+                if self.now + self.cfg.quiet_ms > self.cfg.fault_ms + self.cfg.heal_ms {
                     return Ok(());
                 }
                 self.client()?;

@@ -187,7 +187,10 @@ impl Zab {
             });
             return;
         }
-        if n.state == ServerState::Looking && n.election_epoch < self.election_clock {
+        // A voter behind our round gets our vote back. Observers never answer
+        // (their vote counts for nobody; voters answering observers and
+        // observers answering voters would echo forever).
+        if self.voter && n.state == ServerState::Looking && n.election_epoch < self.election_clock {
             let notification = self.looking_notification();
             out.push(Output::Notify {
                 to: from,
