@@ -367,7 +367,10 @@ fn restart_of_1m_znodes() {
         );
     }
     eprintln!("built {} nodes in {:?}", tree.nodes_len(), built.elapsed());
-    let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+    let ex = glommio::LocalExecutorBuilder::default()
+        .preempt_timer(corekeeper::io::RECOVERY_PREEMPT)
+        .make()
+        .unwrap();
     ex.run(async {
         let disk = Disk::Real;
         corekeeper::io::recover(&disk, &dir, &dir, true)

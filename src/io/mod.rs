@@ -38,13 +38,23 @@ use std::os::unix::io::AsRawFd;
 
 use glommio::io::{DmaFile, OpenOptions};
 
-pub use recover::{recover, Recovered, StartupError};
+pub use recover::{recover, Recovered, StartupError, RECOVERY_PREEMPT};
 pub use segment::SegmentWriter;
 pub use sim::{SimDisk, SimFaults};
 pub use snapshot::{purge, write_snapshot, SnapshotWritten};
 
 /// Bytes read from a file per read call while reading a whole file.
 const READ_CHUNK_BYTES: usize = 8 << 20;
+
+/// Bytes per piece of a file read in pieces ([`Disk::read_pieces`]).
+const READ_PIECE_BYTES: usize = 1 << 20;
+
+/// Pieces read ahead of the one being consumed: the disk keeps reading while
+/// the caller works on a piece.
+const READ_AHEAD_PIECES: usize = 8;
+
+/// Pieces a simulated disk hands out (small, so tests cross many boundaries).
+const SIM_PIECE_BYTES: usize = 64 << 10;
 
 /// Where files live: the machine's disk, or a simulated one.
 #[derive(Clone, Debug, Default)]
@@ -190,6 +200,43 @@ impl Disk {
         }
     }
 
+    /// Opens a file to read it whole, in pieces, in order, with
+    /// [`READ_AHEAD_PIECES`] reads in flight: the caller works on one piece
+    /// while the next ones are read, and holds only the pieces in flight.
+    pub async fn read_pieces(&self, path: &Path) -> io::Result<PieceReader> {
+        match self {
+            Disk::Sim(sim) => {
+                let bytes = sim.read(path)?;
+                Ok(PieceReader {
+                    len: bytes.len() as u64,
+                    source: Pieces::Sim { bytes, at: 0 },
+                })
+            }
+            Disk::Real => {
+                let opened = async {
+                    let file = DmaFile::open(path).await.map_err(from_glommio)?;
+                    match file.file_size().await.map_err(from_glommio) {
+                        Ok(len) => Ok((file, len)),
+                        Err(error) => {
+                            let _ = file.close().await;
+                            Err(error)
+                        }
+                    }
+                };
+                let (file, len) = opened.await.map_err(|e| at_path(e, "cannot read", path))?;
+                Ok(PieceReader {
+                    len,
+                    source: Pieces::Real {
+                        file: std::rc::Rc::new(file),
+                        path: path.to_path_buf(),
+                        next_read_at: 0,
+                        in_flight: std::collections::VecDeque::new(),
+                    },
+                })
+            }
+        }
+    }
+
     /// Reads at most `len` bytes from the start of a file.
     pub async fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
         match self {
@@ -217,15 +264,18 @@ impl Disk {
             Disk::Sim(sim) => sim
                 .create(path, sync == WriteSync::EveryWrite)
                 .map(File::Sim),
-            Disk::Real => OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .custom_flags(sync.open_flags())
-                .dma_open(path)
-                .await
-                .map(File::Real)
-                .map_err(from_glommio),
+            Disk::Real => {
+                probe_device_once(path).await;
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .custom_flags(sync.open_flags())
+                    .dma_open(path)
+                    .await
+                    .map(File::Real)
+                    .map_err(from_glommio)
+            }
         }
     }
 
@@ -238,13 +288,16 @@ impl Disk {
     pub async fn open_write_with(&self, path: &Path, sync: WriteSync) -> io::Result<File> {
         match self {
             Disk::Sim(sim) => sim.open(path, sync == WriteSync::EveryWrite).map(File::Sim),
-            Disk::Real => OpenOptions::new()
-                .write(true)
-                .custom_flags(sync.open_flags())
-                .dma_open(path)
-                .await
-                .map(File::Real)
-                .map_err(from_glommio),
+            Disk::Real => {
+                probe_device_once(path).await;
+                OpenOptions::new()
+                    .write(true)
+                    .custom_flags(sync.open_flags())
+                    .dma_open(path)
+                    .await
+                    .map(File::Real)
+                    .map_err(from_glommio)
+            }
         }
     }
 
@@ -286,6 +339,77 @@ impl Disk {
                 let _ = directory.close().await;
                 synced.map_err(|e| at_path(e, "cannot fsync directory", dir))
             }
+        }
+    }
+}
+
+/// One block of zeros beside the files we write, read once per device by
+/// each executor before its first write-only open there (see
+/// [`probe_device_once`]). Not a segment or snapshot name: recovery and
+/// purge ignore it.
+pub const IO_PROBE_NAME: &str = "io-probe";
+
+/// Bytes in the probe file: a block any device can read with O_DIRECT.
+const IO_PROBE_BYTES: usize = 4096;
+
+thread_local! {
+    /// The devices whose poll-ring support glommio has probed on this
+    /// executor's thread (glommio caches the answer per thread and device).
+    static PROBED_DEVICES: std::cell::RefCell<std::collections::HashSet<u64>> =
+        std::cell::RefCell::default();
+}
+
+/// Lets glommio probe the poll ring of `path`'s device with a read that can
+/// succeed, before a write-only open does it with one that cannot.
+///
+/// glommio probes a device the first time an executor opens a DMA file on it,
+/// by reading one block of that file, and caches the answer for the thread.
+/// From a write-only descriptor the read fails with EBADF, which glommio logs
+/// as an error ("got unexpected error when probing iopoll support ... Bad
+/// file descriptor") before disabling the poll ring for the device
+/// (glommio#670, open in 0.9). From an empty file the read succeeds without
+/// touching the device and would wrongly enable it. So the first open on each
+/// device is a read-only one of a file that holds a block ([`IO_PROBE_NAME`],
+/// written if missing): a device without polled queues (virtio here) answers
+/// EOPNOTSUPP and is quietly marked as such, one with them gets the poll ring.
+/// Failing to probe is harmless (glommio then probes, and logs, as before),
+/// so it is only logged at debug level.
+async fn probe_device_once(path: &Path) {
+    let Some(dir) = path.parent() else {
+        return;
+    };
+    let owned = dir.to_path_buf();
+    let device = blocking(move || {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(owned).map(|meta| meta.dev())
+    })
+    .await;
+    let Ok(device) = device else {
+        return;
+    };
+    if PROBED_DEVICES.with(|probed| probed.borrow().contains(&device)) {
+        return;
+    }
+    PROBED_DEVICES.with(|probed| probed.borrow_mut().insert(device));
+    let probe = dir.join(IO_PROBE_NAME);
+    let written = {
+        let probe = probe.clone();
+        blocking(move || match std::fs::metadata(&probe) {
+            Ok(meta) if meta.len() >= IO_PROBE_BYTES as u64 => Ok(()),
+            _ => std::fs::write(&probe, [0u8; IO_PROBE_BYTES]),
+        })
+        .await
+    };
+    let opened = match written {
+        Ok(()) => DmaFile::open(&probe).await.map_err(from_glommio),
+        Err(error) => Err(error),
+    };
+    match opened {
+        Ok(file) => {
+            let _ = file.close().await;
+        }
+        Err(error) => {
+            tracing::debug!(file = %probe.display(), %error, "cannot probe the device's poll ring")
         }
     }
 }
@@ -334,6 +458,129 @@ async fn read_real(path: &Path) -> io::Result<Vec<u8>> {
     .await;
     let _ = file.close().await;
     result
+}
+
+/// A file being read in pieces ([`Disk::read_pieces`]). Lives on the core
+/// that opened it.
+pub struct PieceReader {
+    len: u64,
+    source: Pieces,
+}
+
+enum Pieces {
+    Real {
+        file: std::rc::Rc<DmaFile>,
+        path: PathBuf,
+        next_read_at: u64,
+        /// Reads in flight, by offset, in file order.
+        in_flight: std::collections::VecDeque<(u64, PieceRead)>,
+    },
+    Sim {
+        bytes: Vec<u8>,
+        at: usize,
+    },
+}
+
+type PieceRead = glommio::task::JoinHandle<glommio::Result<glommio::io::ReadResult, ()>>;
+
+/// One piece of a file.
+pub enum Piece {
+    /// Read from the disk.
+    Real(glommio::io::ReadResult),
+    /// A copy out of a simulated file.
+    Sim(Vec<u8>),
+}
+
+impl Deref for Piece {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Piece::Real(read) => read,
+            Piece::Sim(bytes) => bytes,
+        }
+    }
+}
+
+impl PieceReader {
+    /// The file's length when it was opened.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file was empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The next piece; `None` at the end. A file that ends before its length
+    /// gives a short last piece.
+    pub async fn next(&mut self) -> io::Result<Option<Piece>> {
+        let len = self.len;
+        match &mut self.source {
+            Pieces::Sim { bytes, at } => {
+                let end = (*at + SIM_PIECE_BYTES).min(bytes.len());
+                let piece = bytes[*at..end].to_vec();
+                *at = end;
+                Ok((!piece.is_empty()).then_some(Piece::Sim(piece)))
+            }
+            Pieces::Real {
+                file,
+                path,
+                next_read_at,
+                in_flight,
+            } => {
+                while in_flight.len() < READ_AHEAD_PIECES && *next_read_at < len {
+                    let file = file.clone();
+                    let at = *next_read_at;
+                    let read = glommio::spawn_local(async move {
+                        file.read_at_aligned(at, READ_PIECE_BYTES).await
+                    })
+                    .detach();
+                    in_flight.push_back((at, read));
+                    *next_read_at += READ_PIECE_BYTES as u64;
+                }
+                let Some((at, read)) = in_flight.pop_front() else {
+                    return Ok(None);
+                };
+                let read = read
+                    .await
+                    .ok_or_else(|| io::Error::other("a read was cancelled"))?
+                    .map_err(|e| at_path(from_glommio(e), "cannot read", path))?;
+                // The last piece may be padded to the block size; a file that
+                // shrank since it was opened ends at its first short read.
+                let keep = read.len().min((len - at) as usize);
+                if keep < READ_PIECE_BYTES {
+                    for (_, pending) in in_flight.drain(..) {
+                        pending.cancel();
+                    }
+                    *next_read_at = len;
+                }
+                if keep == 0 {
+                    return Ok(None);
+                }
+                let piece = glommio::io::ReadResult::slice(&read, 0, keep)
+                    .expect("a prefix of the piece read");
+                Ok(Some(Piece::Real(piece)))
+            }
+        }
+    }
+
+    /// Closes the file (pieces still held stay valid).
+    pub async fn close(self) {
+        if let Pieces::Real {
+            file, in_flight, ..
+        } = self.source
+        {
+            for (_, pending) in in_flight {
+                pending.cancel();
+                let _ = pending.await;
+            }
+            if let Ok(file) = std::rc::Rc::try_unwrap(file) {
+                let _ = file.close().await;
+            }
+        }
+    }
 }
 
 impl File {

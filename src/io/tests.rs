@@ -287,6 +287,51 @@ fn out_of_space_waits_and_retries_the_same_batch() {
 }
 
 #[test]
+fn the_spare_is_filled_only_once_a_segment_is_half_written() {
+    let sim = SimDisk::new();
+    let disk = Disk::Sim(sim.clone());
+    let dir = PathBuf::from("/sim/spare");
+    let segment_bytes = 1 << 20;
+    run(async {
+        recover(&disk, &dir, &dir, true).await.expect("fresh");
+        let log_dir = data_subdir(&dir);
+        let spare_exists = || async {
+            let files = disk.list(&log_dir).await.expect("listed");
+            files.iter().any(|(name, _)| name == segment::SPARE_NAME)
+        };
+        // A fresh writer's first batches (4 KiB each, far from half of 1 MiB):
+        // no zeros are written, before or after them.
+        let mut commit = GroupCommit::new(config(segment_bytes), Zxid::ZERO);
+        let mut writer = SegmentWriter::new(
+            disk.clone(),
+            log_dir.clone(),
+            segment_bytes,
+            WriteSync::OnFdatasync,
+        );
+        write_log(&mut commit, &mut writer, 1..=10, 1)
+            .await
+            .expect("written");
+        writer.close().await;
+        assert!(!spare_exists().await);
+        // Past half a segment, the spare is made (close waits for it).
+        let mut commit = GroupCommit::new(config(segment_bytes), Zxid(10));
+        let mut writer = SegmentWriter::new(
+            disk.clone(),
+            log_dir.clone(),
+            segment_bytes,
+            WriteSync::OnFdatasync,
+        );
+        write_log(&mut commit, &mut writer, 11..=200, 1)
+            .await
+            .expect("written");
+        writer.close().await;
+        assert!(spare_exists().await);
+        let recovered = recover(&disk, &dir, &dir, true).await.expect("recovers");
+        assert_eq!(recovered.last_zxid, Zxid(200));
+    });
+}
+
+#[test]
 fn a_failed_fsync_is_fatal() {
     let sim = SimDisk::new();
     let disk = Disk::Sim(sim.clone());

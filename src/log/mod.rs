@@ -54,7 +54,8 @@ pub use recovery::{
 };
 pub use retention::{select_purge, Purge};
 pub use snapshot::{
-    decode_snapshot, encode_snapshot, Snapshot, SnapshotChunks, SnapshotError, SnapshotTrigger,
+    decode_snapshot, encode_snapshot, Snapshot, SnapshotChunks, SnapshotDecoder, SnapshotError,
+    SnapshotTrigger,
 };
 
 use std::collections::BTreeMap;

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use super::{SessionTimeouts, SNAPSHOT_CHUNK_BYTES};
 use crate::proto::{Acl, Id};
 use crate::tree::{
-    DataTree, EphemeralType, Node, NodeId, NodeImage, Preorder, RestoreError, TreeBuilder,
+    AclList, DataTree, EphemeralType, Node, NodeImage, Preorder, RestoreError, TreeBuilder,
 };
 use crate::types::{SessionId, Zxid};
 
@@ -273,119 +273,345 @@ impl Iterator for SnapshotChunks<'_> {
     }
 }
 
-/// Reads a snapshot back. The checksum is checked before anything else; node
-/// data is copied out of `bytes` (so the image can be freed). The tree is built
-/// with `zookeeper.extendedTypesEnabled` as configured.
+/// Reads a snapshot back from its whole image (see [`SnapshotDecoder`], which
+/// takes it in pieces as they are read).
 pub fn decode_snapshot(
     bytes: &[u8],
     extended_types_enabled: bool,
 ) -> Result<Snapshot, SnapshotError> {
-    if bytes.len() < HEADER_LEN + TRAILER_LEN {
-        return Err(SnapshotError::TooShort { len: bytes.len() });
-    }
-    let magic: [u8; 4] = bytes[0..4].try_into().expect("4 bytes");
-    match &magic {
-        b"ZKSN" => return Err(SnapshotError::ZooKeeper),
-        m if *m != MAGIC => return Err(SnapshotError::BadMagic { magic }),
-        _ => {}
-    }
-    let body_len = bytes.len() - TRAILER_LEN;
-    let stored = u32::from_le_bytes(bytes[body_len..].try_into().expect("4 bytes"));
-    let computed = crc32c::crc32c(&bytes[..body_len]);
-    let mut reader = Reader {
-        bytes: &bytes[..body_len],
-        at: 4,
-    };
-    let version = reader.u32()?;
-    if version != VERSION {
-        return Err(SnapshotError::UnsupportedVersion { version });
-    }
-    if stored != computed {
-        return Err(SnapshotError::Checksum {
-            offset: body_len,
-            stored,
-            computed,
-        });
-    }
-    let zxid = Zxid(reader.i64()?);
-    let node_count = reader.u64()?;
-    let acl_count = reader.u32()?;
-    let session_count = reader.u32()?;
-    let node_count = reader.count(node_count, NODE_LEN_MIN)?;
-    let acl_count = reader.count(acl_count.into(), ACL_LIST_LEN_MIN)?;
-    let session_count = reader.count(session_count.into(), SESSION_LEN)?;
-
-    let mut builder = TreeBuilder::new(extended_types_enabled, node_count);
-    let mut acls = Vec::with_capacity(acl_count);
-    for _ in 0..acl_count {
-        let acl = reader.acl_list()?;
-        acls.push(builder.intern_acl(acl));
-    }
-    // Nodes whose children are still to come, with how many.
-    let mut open: Vec<(NodeId, u32)> = Vec::new();
-    for _ in 0..node_count {
-        let offset = reader.at;
-        let (name, children, image) = reader.node(&acls)?;
-        let parent = open.last_mut().map(|(id, left)| {
-            *left -= 1;
-            *id
-        });
-        let id = builder
-            .add(parent, name, image)
-            .map_err(|source| SnapshotError::Node { offset, source })?;
-        open.push((id, children));
-        while open.last().is_some_and(|(_, left)| *left == 0) {
-            open.pop();
-        }
-    }
-    if !open.is_empty() {
-        return Err(SnapshotError::Malformed {
-            offset: reader.at,
-            what: "the nodes end before the children they announce",
-        });
-    }
-    let mut sessions = SessionTimeouts::new();
-    for _ in 0..session_count {
-        let at = reader.at;
-        let id = SessionId(reader.i64()?);
-        let timeout_ms = reader.u32()?;
-        if sessions.insert(id, timeout_ms).is_some() {
-            return Err(SnapshotError::Malformed {
-                offset: at,
-                what: "a session appears twice",
-            });
-        }
-    }
-    if reader.at != body_len {
-        return Err(SnapshotError::Malformed {
-            offset: reader.at,
-            what: "bytes after the last session",
-        });
-    }
-    let tree = builder.finish(zxid.0)?;
-    Ok(Snapshot {
-        tree,
-        sessions,
-        zxid,
-    })
+    let mut decoder = SnapshotDecoder::new(bytes.len() as u64, extended_types_enabled);
+    decoder.feed(bytes);
+    decoder.finish()
 }
 
-/// Reads the body of a checksummed snapshot; every read is bounds-checked.
+/// Reads a snapshot of a known length fed in pieces, in order, as they come
+/// off the disk: the tree is built while the file is still being read, and
+/// memory holds the tree plus one piece, never the whole image.
+///
+/// The verdict is the same as for the whole image at once: a file that is not
+/// a snapshot, or of a format version this build does not read, says so; else
+/// a checksum that does not match is reported before anything the damaged
+/// bytes made the parser see; else the first malformed item. Node data is
+/// copied out of the pieces. The tree is built with
+/// `zookeeper.extendedTypesEnabled` as configured.
+pub struct SnapshotDecoder {
+    /// The file's length.
+    len: u64,
+    /// Where the trailer starts.
+    body_len: u64,
+    /// Bytes fed so far.
+    fed: u64,
+    crc: u32,
+    trailer: [u8; TRAILER_LEN],
+    /// The start of an item cut by the end of a piece.
+    carry: Vec<u8>,
+    part: Part,
+    /// Counts from the header.
+    nodes_announced: usize,
+    sessions_announced: usize,
+    /// Not a snapshot, or not one this build reads: the verdict, whatever
+    /// the checksum.
+    refused: Option<SnapshotError>,
+    /// The first malformed item (reported if the checksum matches).
+    malformed: Option<SnapshotError>,
+    builder: TreeBuilder,
+    acls: Vec<AclList>,
+    sessions: SessionTimeouts,
+    zxid: Zxid,
+}
+
+/// Where a [`SnapshotDecoder`] is in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Header,
+    Acls {
+        left: usize,
+    },
+    Nodes {
+        left: usize,
+    },
+    Sessions {
+        left: usize,
+    },
+    /// Every item read: only the trailer may follow.
+    End,
+}
+
+/// Why an item could not be taken from the bytes at hand.
+enum Stop {
+    /// It continues in the next piece.
+    More,
+    /// It is malformed (or the file is not a snapshot this build reads).
+    Bad(SnapshotError),
+}
+
+impl From<SnapshotError> for Stop {
+    fn from(error: SnapshotError) -> Stop {
+        Stop::Bad(error)
+    }
+}
+
+impl SnapshotDecoder {
+    /// A decoder for a file of `len` bytes.
+    pub fn new(len: u64, extended_types_enabled: bool) -> SnapshotDecoder {
+        let refused = (len < (HEADER_LEN + TRAILER_LEN) as u64)
+            .then_some(SnapshotError::TooShort { len: len as usize });
+        SnapshotDecoder {
+            len,
+            body_len: len.saturating_sub(TRAILER_LEN as u64),
+            fed: 0,
+            crc: 0,
+            trailer: [0; TRAILER_LEN],
+            carry: Vec::new(),
+            part: Part::Header,
+            nodes_announced: 0,
+            sessions_announced: 0,
+            refused,
+            malformed: None,
+            builder: TreeBuilder::new(extended_types_enabled),
+            acls: Vec::new(),
+            sessions: SessionTimeouts::new(),
+            zxid: Zxid::ZERO,
+        }
+    }
+
+    /// Takes the next piece of the file (pieces may be of any size).
+    pub fn feed(&mut self, piece: &[u8]) {
+        let piece = &piece[..piece.len().min((self.len - self.fed) as usize)];
+        let body_left = self.body_len.saturating_sub(self.fed) as usize;
+        let (body, trailer) = piece.split_at(piece.len().min(body_left));
+        if !trailer.is_empty() {
+            let at = (self.fed + body.len() as u64 - self.body_len) as usize;
+            self.trailer[at..at + trailer.len()].copy_from_slice(trailer);
+        }
+        let base = self.fed;
+        self.fed += piece.len() as u64;
+        if self.refused.is_some() || body.is_empty() {
+            return;
+        }
+        self.crc = crc32c::crc32c_append(self.crc, body);
+        if self.malformed.is_none() {
+            let at_end = base + body.len() as u64 == self.body_len;
+            self.parse_piece(body, base, at_end);
+        }
+    }
+
+    /// Parses what `body` (file offset `base`) completes, keeping an item it
+    /// cuts for the next piece. An item begun in an earlier piece grows from
+    /// this one by doubling steps, so the bytes copied stay a small multiple
+    /// of the item, not of the piece.
+    fn parse_piece(&mut self, body: &[u8], base: u64, at_end: bool) {
+        let mut used = 0;
+        if !self.carry.is_empty() {
+            let carry_at = base - self.carry.len() as u64;
+            let mut step = self.carry.len().max(256);
+            loop {
+                let take = step.min(body.len() - used);
+                self.carry.extend_from_slice(&body[used..used + take]);
+                used += take;
+                let carry = std::mem::take(&mut self.carry);
+                let consumed = self.parse_items(&carry, carry_at, at_end && used == body.len());
+                self.carry = carry;
+                if self.malformed.is_some() {
+                    return;
+                }
+                if consumed > 0 {
+                    // The carried item is done; what follows it came from `body`.
+                    used -= self.carry.len() - consumed;
+                    self.carry.clear();
+                    break;
+                }
+                if used == body.len() {
+                    return;
+                }
+                step *= 2;
+            }
+        }
+        let rest = &body[used..];
+        let consumed = self.parse_items(rest, base + used as u64, at_end);
+        if self.malformed.is_none() {
+            self.carry.extend_from_slice(&rest[consumed..]);
+        }
+    }
+
+    /// Parses whole items from `bytes` (file offset `base`; `at_end`: the
+    /// body ends with them). Returns the bytes consumed; records the first
+    /// malformed item.
+    fn parse_items(&mut self, bytes: &[u8], base: u64, at_end: bool) -> usize {
+        let mut reader = Reader {
+            bytes,
+            at: 0,
+            base: base as usize,
+            body_len: self.body_len as usize,
+            at_end,
+        };
+        loop {
+            let start = reader.at;
+            match self.parse_item(&mut reader) {
+                Ok(true) => {}
+                Ok(false) => return reader.at,
+                Err(Stop::More) => return start,
+                Err(Stop::Bad(error)) => {
+                    match error {
+                        SnapshotError::ZooKeeper
+                        | SnapshotError::BadMagic { .. }
+                        | SnapshotError::UnsupportedVersion { .. } => self.refused = Some(error),
+                        error => self.malformed = Some(error),
+                    }
+                    return start;
+                }
+            }
+        }
+    }
+
+    /// Parses one item of the current stage; false when nothing is left to parse.
+    fn parse_item(&mut self, reader: &mut Reader<'_>) -> Result<bool, Stop> {
+        match self.part {
+            Part::Header => {
+                let magic: [u8; 4] = reader.array()?;
+                match &magic {
+                    b"ZKSN" => return Err(Stop::Bad(SnapshotError::ZooKeeper)),
+                    m if *m != MAGIC => return Err(Stop::Bad(SnapshotError::BadMagic { magic })),
+                    _ => {}
+                }
+                let version = reader.u32()?;
+                if version != VERSION {
+                    return Err(Stop::Bad(SnapshotError::UnsupportedVersion { version }));
+                }
+                let zxid = Zxid(reader.i64()?);
+                let nodes = reader.u64()?;
+                let acls = reader.u32()?;
+                let sessions = reader.u32()?;
+                let nodes = reader.count(nodes, NODE_LEN_MIN)?;
+                let acls = reader.count(acls.into(), ACL_LIST_LEN_MIN)?;
+                let sessions = reader.count(sessions.into(), SESSION_LEN)?;
+                self.zxid = zxid;
+                self.acls.reserve_exact(acls);
+                self.builder.reserve(nodes);
+                self.nodes_announced = nodes;
+                self.sessions_announced = sessions;
+                self.part = Part::Acls { left: acls };
+            }
+            Part::Acls { left: 0 } => {
+                self.part = Part::Nodes {
+                    left: self.nodes_announced,
+                }
+            }
+            Part::Acls { left } => {
+                let acl = reader.acl_list()?;
+                self.acls.push(self.builder.intern_acl(acl));
+                self.part = Part::Acls { left: left - 1 };
+            }
+            Part::Nodes { left: 0 } => {
+                if !self.builder.is_complete() {
+                    return Err(Stop::Bad(SnapshotError::Malformed {
+                        offset: reader.offset(),
+                        what: "the nodes end before the children they announce",
+                    }));
+                }
+                self.part = Part::Sessions {
+                    left: self.sessions_announced,
+                };
+            }
+            Part::Nodes { left } => {
+                let offset = reader.offset();
+                let (name, children, image) = reader.node(&self.acls)?;
+                self.builder
+                    .add(name, children, image)
+                    .map_err(|source| SnapshotError::Node { offset, source })?;
+                self.part = Part::Nodes { left: left - 1 };
+            }
+            Part::Sessions { left: 0 } => self.part = Part::End,
+            Part::Sessions { left } => {
+                let offset = reader.offset();
+                let id = SessionId(reader.i64()?);
+                let timeout_ms = reader.u32()?;
+                if self.sessions.insert(id, timeout_ms).is_some() {
+                    return Err(Stop::Bad(SnapshotError::Malformed {
+                        offset,
+                        what: "a session appears twice",
+                    }));
+                }
+                self.part = Part::Sessions { left: left - 1 };
+            }
+            Part::End if reader.is_empty() => return Ok(false),
+            Part::End => {
+                return Err(Stop::Bad(SnapshotError::Malformed {
+                    offset: reader.offset(),
+                    what: "bytes after the last session",
+                }))
+            }
+        }
+        Ok(true)
+    }
+
+    /// The snapshot, once every byte of the file was fed.
+    pub fn finish(self) -> Result<Snapshot, SnapshotError> {
+        if let Some(refused) = self.refused {
+            return Err(refused);
+        }
+        if self.fed < self.len {
+            return Err(SnapshotError::Malformed {
+                offset: self.fed as usize,
+                what: "the file ended before its announced length",
+            });
+        }
+        let stored = u32::from_le_bytes(self.trailer);
+        if stored != self.crc {
+            return Err(SnapshotError::Checksum {
+                offset: self.body_len as usize,
+                stored,
+                computed: self.crc,
+            });
+        }
+        if let Some(malformed) = self.malformed {
+            return Err(malformed);
+        }
+        assert_eq!(self.part, Part::End, "a whole body parses to its end");
+        let tree = self.builder.finish(self.zxid.0)?;
+        Ok(Snapshot {
+            tree,
+            sessions: self.sessions,
+            zxid: self.zxid,
+        })
+    }
+}
+
+/// Reads items from the bytes at hand; every read is bounds-checked. Running
+/// out of bytes is [`Stop::More`], unless the body ends here (then the item is
+/// malformed).
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// The file offset of `bytes[0]`.
+    base: usize,
+    body_len: usize,
+    at_end: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], SnapshotError> {
+    fn offset(&self) -> usize {
+        self.base + self.at
+    }
+
+    fn is_empty(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], Stop> {
         let end = self
             .at
             .checked_add(len)
             .filter(|end| *end <= self.bytes.len());
         let Some(end) = end else {
-            return Err(SnapshotError::Malformed {
-                offset: self.at,
-                what,
+            // A length past the body is malformed even before the body ends.
+            let past_body = self.offset().saturating_add(len) > self.body_len;
+            return Err(match self.at_end || past_body {
+                true => Stop::Bad(SnapshotError::Malformed {
+                    offset: self.offset(),
+                    what,
+                }),
+                false => Stop::More,
             });
         };
         let slice = &self.bytes[self.at..end];
@@ -393,60 +619,62 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Stop> {
         Ok(self
             .take(N, "ends inside a field")?
             .try_into()
             .expect("N bytes"))
     }
 
-    fn u8(&mut self) -> Result<u8, SnapshotError> {
+    fn u8(&mut self) -> Result<u8, Stop> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, SnapshotError> {
+    fn u32(&mut self) -> Result<u32, Stop> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
-    fn i32(&mut self) -> Result<i32, SnapshotError> {
+    fn i32(&mut self) -> Result<i32, Stop> {
         Ok(i32::from_le_bytes(self.array()?))
     }
 
-    fn u64(&mut self) -> Result<u64, SnapshotError> {
+    fn u64(&mut self) -> Result<u64, Stop> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn i64(&mut self) -> Result<i64, SnapshotError> {
+    fn i64(&mut self) -> Result<i64, Stop> {
         Ok(i64::from_le_bytes(self.array()?))
     }
 
-    fn bytes(&mut self) -> Result<&'a [u8], SnapshotError> {
+    fn bytes(&mut self) -> Result<&'a [u8], Stop> {
         let len = self.u32()? as usize;
         self.take(len, "a length runs past the end")
     }
 
-    fn str(&mut self) -> Result<&'a str, SnapshotError> {
-        let at = self.at;
-        std::str::from_utf8(self.bytes()?).map_err(|_| SnapshotError::Malformed {
-            offset: at,
-            what: "a string is not UTF-8",
+    fn str(&mut self) -> Result<&'a str, Stop> {
+        let at = self.offset();
+        std::str::from_utf8(self.bytes()?).map_err(|_| {
+            Stop::Bad(SnapshotError::Malformed {
+                offset: at,
+                what: "a string is not UTF-8",
+            })
         })
     }
 
-    /// A count read from the file, checked against the bytes left (each item
+    /// A count read from the file, checked against the body left (each item
     /// takes at least `len_min`), so a bad count cannot make us allocate.
-    fn count(&self, count: u64, len_min: usize) -> Result<usize, SnapshotError> {
-        let left = (self.bytes.len() - self.at) as u64;
+    fn count(&self, count: u64, len_min: usize) -> Result<usize, Stop> {
+        let left = self.body_len.saturating_sub(self.offset()) as u64;
         if count > left / len_min as u64 {
-            return Err(SnapshotError::Malformed {
-                offset: self.at,
+            return Err(Stop::Bad(SnapshotError::Malformed {
+                offset: self.offset(),
                 what: "a count exceeds what the file can hold",
-            });
+            }));
         }
         Ok(count as usize)
     }
 
-    fn acl_list(&mut self) -> Result<Vec<Acl>, SnapshotError> {
+    fn acl_list(&mut self) -> Result<Vec<Acl>, Stop> {
         let entries = self.u32()?;
         let entries = self.count(entries.into(), ACL_ENTRY_LEN_MIN)?;
         let mut acl = Vec::with_capacity(entries);
@@ -462,7 +690,7 @@ impl<'a> Reader<'a> {
         Ok(acl)
     }
 
-    fn node(&mut self, acls: &[Arc<[Acl]>]) -> Result<(&'a str, u32, NodeImage), SnapshotError> {
+    fn node(&mut self, acls: &[AclList]) -> Result<(&'a str, u32, NodeImage), Stop> {
         let name = self.str()?;
         let children = self.u32()?;
         let czxid = self.i64()?;
@@ -473,42 +701,44 @@ impl<'a> Reader<'a> {
         let version = self.i32()?;
         let aversion = self.i32()?;
         let persisted_cversion = self.i32()?;
-        let kind_at = self.at;
+        let kind_at = self.offset();
         let kind = self.u8()?;
         let flags = self.u8()?;
         let value = self.i64()?;
+        let acl_at = self.offset();
+        let acl_index = self.u32()?;
+        let data = self.bytes()?;
+        // Whole: from here on, errors are about the node, not about more bytes.
         let ephemeral_type = match kind {
             KIND_PERSISTENT => EphemeralType::Void,
             KIND_EPHEMERAL => EphemeralType::Normal(value),
             KIND_CONTAINER => EphemeralType::Container,
             KIND_TTL => EphemeralType::Ttl(value),
             _ => {
-                return Err(SnapshotError::Malformed {
+                return Err(Stop::Bad(SnapshotError::Malformed {
                     offset: kind_at,
                     what: "unknown node kind",
-                })
+                }))
             }
         };
         if flags & !FLAG_DATA_NULL != 0 {
-            return Err(SnapshotError::Malformed {
+            return Err(Stop::Bad(SnapshotError::Malformed {
                 offset: kind_at + 1,
                 what: "unknown node flags",
-            });
+            }));
         }
-        let acl_at = self.at;
         let acl = acls
-            .get(self.u32()? as usize)
-            .ok_or(SnapshotError::Malformed {
+            .get(acl_index as usize)
+            .ok_or(Stop::Bad(SnapshotError::Malformed {
                 offset: acl_at,
                 what: "ACL index out of range",
-            })?
+            }))?
             .clone();
-        let data = Bytes::copy_from_slice(self.bytes()?);
         Ok((
             name,
             children,
             NodeImage {
-                data,
+                data: Bytes::copy_from_slice(data),
                 data_null: flags & FLAG_DATA_NULL != 0,
                 czxid,
                 mzxid,

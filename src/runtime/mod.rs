@@ -111,6 +111,7 @@ fn recover(config: &Config, disk: &Disk) -> std::io::Result<Recovered> {
     let extended = config.extended_types_enabled;
     let recovered = LocalExecutorBuilder::new(Placement::Unbound)
         .name("ck-recovery")
+        .preempt_timer(crate::io::RECOVERY_PREEMPT)
         .spawn(move || async move {
             crate::io::recover(&disk, &data_dir, &data_log_dir, extended).await
         })?
@@ -133,6 +134,10 @@ fn recover(config: &Config, disk: &Disk) -> std::io::Result<Recovered> {
         nodes = recovered.tree.nodes_len(),
         sessions = recovered.sessions.len(),
         duration_ms = recovered.duration.as_millis() as u64,
+        cpu_ms = recovered.cpu.as_millis() as u64,
+        snapshot_read_wait_ms = recovered.snapshot_read.as_millis() as u64,
+        snapshot_decode_ms = recovered.snapshot_decode.as_millis() as u64,
+        log_ms = recovered.log.as_millis() as u64,
         "recovered from disk"
     );
     Ok(recovered)

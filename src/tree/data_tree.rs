@@ -48,7 +48,7 @@ pub type AclList = Arc<[Acl]>;
 
 /// Deterministic SipHash (fixed keys): iteration order never depends on process
 /// randomness, and crafting full 64-bit collisions stays expensive.
-type FixedHasher = BuildHasherDefault<DefaultHasher>;
+pub(super) type FixedHasher = BuildHasherDefault<DefaultHasher>;
 pub(super) type PathMap<V> = GenericHashMap<Arc<str>, V, FixedHasher, DefaultSharedPtr>;
 type AclRefs = GenericHashMap<AclList, u64, FixedHasher, DefaultSharedPtr>;
 
@@ -390,30 +390,31 @@ impl DataTree {
 
     /// A tree made of complete nodes (children linked, derived Stat fields
     /// current): the last step of [`super::TreeBuilder`]. `acl_refs` is every
-    /// ACL list the nodes use, once, with how many use it. Builds the indexes
-    /// and the data size from the nodes themselves.
+    /// ACL list the nodes use, once, with how many use it;
+    /// `approximate_data_size` is the nodes' `nodeDataSize`; `indexed` is
+    /// every node whose kind the tree indexes (ephemeral, container, TTL).
     pub(super) fn assemble(
         extended_types_enabled: bool,
         last_zxid: i64,
         nodes: PathMap<Arc<Node>>,
         acl_refs: impl IntoIterator<Item = (AclList, u64)>,
+        approximate_data_size: u64,
+        indexed: Vec<(EphemeralType, Arc<str>)>,
     ) -> DataTree {
         let mut tree = DataTree {
-            nodes: PathMap::default(),
+            nodes,
             ephemerals: OrdMap::new(),
             ephemerals_count: 0,
             containers: OrdSet::new(),
             ttls: OrdSet::new(),
             acl_refs: acl_refs.into_iter().collect(),
-            approximate_data_size: 0,
+            approximate_data_size,
             last_zxid,
             extended_types_enabled,
         };
-        for (path, node) in nodes.iter() {
-            tree.approximate_data_size += node_size(path, &node.data);
-            tree.index_insert(node.ephemeral_type, path);
+        for (kind, path) in indexed {
+            tree.index_insert(kind, &path);
         }
-        tree.nodes = nodes;
         tree
     }
 
@@ -705,6 +706,10 @@ impl DataTree {
 }
 
 /// `DataTree.getNodeSize`: Java's `path.length()` (UTF-16 units) plus the data length.
-fn node_size(path: &str, data: &Bytes) -> u64 {
-    (path.encode_utf16().count() + data.len()) as u64
+pub(super) fn node_size(path: &str, data: &Bytes) -> u64 {
+    let utf16_len = match path.is_ascii() {
+        true => path.len(),
+        false => path.encode_utf16().count(),
+    };
+    (utf16_len + data.len()) as u64
 }

@@ -27,7 +27,7 @@ pub use ephemeral::{
     ephemeral_type, ttl_to_ephemeral_owner, EphemeralType, CONTAINER_EPHEMERAL_OWNER,
 };
 pub use path::{name, parent, sequential_name, validate_path, PathError};
-pub use restore::{NodeId, NodeImage, Preorder, RestoreError, TreeBuilder};
+pub use restore::{NodeImage, Preorder, RestoreError, TreeBuilder};
 
 #[cfg(test)]
 mod tests;

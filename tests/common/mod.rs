@@ -67,11 +67,6 @@ impl TestServer {
             four_letter_words: FourLetterWhitelist::parse("*"),
             container_check_interval_ms: 200,
             cores: Some(2),
-            // Small segments: a fresh 64 MiB segment and its zero-filled spare
-            // delay the first fsync by tens of ms on a loaded host, longer than
-            // a client that asked for a 100 ms session allows for its handshake.
-            // (Known startup-latency gap, tracked in the durability issue.)
-            pre_alloc_size_kb: 1024,
             ..Config::default()
         };
         let data_dir = temp_data_dir("test");

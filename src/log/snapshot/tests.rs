@@ -318,3 +318,119 @@ fn a_node_count_that_disagrees_with_the_structure_is_malformed() {
         Err(SnapshotError::Malformed { .. })
     ));
 }
+
+/// Feeds `bytes` to a decoder in pieces of `size` bytes.
+fn decode_in_pieces(
+    bytes: &[u8],
+    size: usize,
+    extended_types_enabled: bool,
+) -> Result<Snapshot, SnapshotError> {
+    let mut decoder = SnapshotDecoder::new(bytes.len() as u64, extended_types_enabled);
+    for piece in bytes.chunks(size) {
+        decoder.feed(piece);
+    }
+    decoder.finish()
+}
+
+#[test]
+fn pieces_of_any_size_decode_as_the_whole() {
+    let mut tree = sample_tree();
+    let acl = tree.intern_acl(&Acl::open_unsafe());
+    // A node much larger than the pieces, so one item spans many of them.
+    tree.create_node(
+        "/big",
+        Bytes::from(vec![9u8; 100_000]),
+        acl,
+        0,
+        -1,
+        9,
+        9_000,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    tree.set_last_zxid(9);
+    let bytes = encode(&tree, &sessions());
+    for size in [
+        1,
+        2,
+        3,
+        7,
+        31,
+        32,
+        33,
+        100,
+        257,
+        1000,
+        4096,
+        65_536,
+        bytes.len(),
+    ] {
+        let snapshot = decode_in_pieces(&bytes, size, true).unwrap();
+        assert_same_tree(&tree, &snapshot.tree);
+        assert_eq!(snapshot.sessions, sessions(), "{size}");
+        assert_eq!(snapshot.zxid, Zxid(9));
+    }
+}
+
+#[test]
+fn pieces_give_the_verdict_of_the_whole() {
+    let bytes = encode(&sample_tree(), &sessions());
+    let empty = encode(&DataTree::new(), &SessionTimeouts::new());
+    let mut cases: Vec<(Vec<u8>, bool)> = Vec::new();
+    for at in [8, 40, bytes.len() / 2, bytes.len() - 5, bytes.len() - 2] {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x40;
+        cases.push((damaged, true));
+    }
+    cases.push((bytes[..bytes.len() - 10].to_vec(), true));
+    cases.push((bytes[..20].to_vec(), true));
+    cases.push((bytes.clone(), false));
+    for magic in [b"ZKSN", b"CKLG"] {
+        let mut other = empty.clone();
+        other[..4].copy_from_slice(magic);
+        cases.push((other, false));
+    }
+    let mut newer = empty.clone();
+    newer[4] = 9;
+    cases.push((newer, false));
+    let mut huge = empty.clone();
+    huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    cases.push((resealed(huge), false));
+    let mut extra = empty.clone();
+    extra.splice(extra.len() - 4..extra.len() - 4, [0u8; 3]);
+    cases.push((resealed(extra), false));
+    let mut short = empty.clone();
+    short[16..24].copy_from_slice(&3u64.to_le_bytes());
+    cases.push((resealed(short), false));
+    let mut no_sessions = empty;
+    no_sessions[28..32].copy_from_slice(&1u32.to_le_bytes());
+    cases.push((resealed(no_sessions), false));
+    for (case, (bytes, extended)) in cases.iter().enumerate() {
+        let whole = decode_snapshot(bytes, *extended).unwrap_err();
+        for size in [1, 3, 17, 256, bytes.len().max(1)] {
+            assert_eq!(
+                decode_in_pieces(bytes, size, *extended).unwrap_err(),
+                whole,
+                "case {case}, pieces of {size}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_file_that_ends_early_is_an_error() {
+    let bytes = encode(&sample_tree(), &sessions());
+    let mut decoder = SnapshotDecoder::new(bytes.len() as u64 + 10, true);
+    decoder.feed(&bytes);
+    assert_eq!(
+        decoder.finish().unwrap_err(),
+        SnapshotError::Malformed {
+            offset: bytes.len(),
+            what: "the file ended before its announced length"
+        }
+    );
+    // Bytes past the announced length are not part of the file.
+    let mut decoder = SnapshotDecoder::new(bytes.len() as u64, true);
+    decoder.feed(&[bytes.as_slice(), b"more"].concat());
+    assert_same_tree(&sample_tree(), &decoder.finish().unwrap().tree);
+}
